@@ -1,0 +1,52 @@
+# Everything a developer or CI needs, from a fresh clone. See README.md.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run test lint format serve bench lock clean
+
+$(STAMP): requirements-dev.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	touch $(STAMP)
+
+## setup: create .venv and install the pinned dependencies
+setup: $(STAMP)
+
+## run: set up, migrate, seed the demo data, start the app and the mail worker (Ctrl-C stops both)
+run: setup
+	DEBUG=true $(PY) manage.py migrate --noinput
+	DEBUG=true $(PY) manage.py seed_demo
+	@echo "CCM on http://$(HOST):$(PORT)/  (log in as user@acme.example / demo-user)"
+	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	DEBUG=true $(PY) manage.py mail_worker & worker=$$!; \
+	DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
+
+## test: set up and run the whole suite (SQLite; PostgreSQL when DATABASE_URL points at one)
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## lint: ruff check, ruff format --check, and no missing migrations
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## lock: re-pin requirements*.lock from pyproject.toml (needs the network)
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check .
+	.lock-venv/bin/pip freeze --exclude ccm-payment-profiles > requirements.lock
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check ".[dev]"
+	.lock-venv/bin/pip freeze --exclude ccm-payment-profiles > requirements-dev.lock
+	rm -rf .lock-venv build *.egg-info
+
+clean:
+	rm -rf $(VENV) staticfiles artifacts .pytest_cache

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+
+class Tenant(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True)
+    require_payment_profile = models.BooleanField(
+        "Require users on paid subscription plans to set up a payment profile",
+        default=False,
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Plan(models.Model):
+    class Kind(models.TextChoices):
+        SUBSCRIPTION = "subscription", "Paid subscription plan"
+        BUNDLE = "bundle", "Bundle"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="plans")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="plan_unique_name_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def is_paid_subscription(self) -> bool:
+        return self.kind == self.Kind.SUBSCRIPTION
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("Users need an e-mail address.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        extra.setdefault("terms_accepted_at", timezone.now())
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in to the console: by e-mail, within one tenant.
+
+    Superusers (operators of the whole installation) may have no tenant.
+    """
+
+    email = models.EmailField("Email", unique=True)
+    name = models.CharField(max_length=150)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="users", null=True, blank=True
+    )
+    is_tenant_admin = models.BooleanField("Tenant admin", default=False)
+    plan = models.ForeignKey(
+        Plan,
+        on_delete=models.SET_NULL,
+        related_name="users",
+        null=True,
+        blank=True,
+        help_text="Leave empty for users on bundles only.",
+    )
+    terms_accepted_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        ordering = ["name", "email"]
+        indexes = [models.Index(fields=["tenant", "name", "email"], name="user_tenant_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.email.strip().lower()
+        if self.plan_id and self.plan.tenant_id != self.tenant_id:
+            raise ValidationError({"plan": "Pick a plan of the user's own tenant."})
+
+    def get_full_name(self) -> str:
+        return self.name
+
+    def get_short_name(self) -> str:
+        return self.name.split(" ")[0] if self.name else self.email
+
+    @property
+    def needs_payment_profile(self) -> bool:
+        """A user needs a payment profile exactly when their tenant requires one and
+        they are on a paid subscription plan. Bundles only, or no plan: none needed."""
+        return bool(
+            self.tenant_id
+            and self.tenant.require_payment_profile
+            and self.plan_id
+            and self.plan.is_paid_subscription
+        )

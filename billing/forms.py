@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import datetime
+import re
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
+from django import forms
+
+from billing.gateway import card_brand, cvc_length, expiry_passed, luhn_ok
+from billing.models import INVOICE_FIELDS, Method, PaymentProfile
+from billing.services import CardInput
+
+
+class SecretInput(forms.TextInput):
+    """A text input that never writes its value back into the page, so a card
+    number or CVC typed into a form with errors is not re-rendered."""
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, None, attrs)
+
+
+_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$")
+
+_REQUIRED_FOR = {
+    Method.CREDIT_CARD: {
+        "cardholder_name": "Enter the cardholder name as it appears on the card.",
+        "card_number": "Enter the card number.",
+        "card_expiry": "Enter the expiry date as MM/YY, for example 04/29.",
+        "cvc": "Enter the security code (CVC) from the back of the card.",
+    },
+    Method.INVOICE: {
+        "company_name": "Enter the company name to put on the invoices.",
+        "billing_contact": "Enter the name of the person who receives the invoices.",
+        "billing_email": "Enter the e-mail address the invoices go to.",
+        "address": "Enter the billing address.",
+        "city": "Enter the city.",
+        "postal_code": "Enter the postal code.",
+        "country": "Enter the country.",
+    },
+}
+
+
+def _text(label: str, max_length: int, **attrs) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=max_length,
+        required=False,
+        widget=forms.TextInput(attrs=attrs) if attrs else None,
+    )
+
+
+class PaymentProfileForm(forms.Form):
+    """The Payment Information page. Validates; the service does the saving."""
+
+    method = forms.ChoiceField(
+        label="Payment Method",
+        choices=Method.choices,
+        initial=Method.CREDIT_CARD,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose a payment method: Credit Card or Invoice."},
+    )
+
+    cardholder_name = _text("Cardholder Name", 200, autocomplete="cc-name")
+    card_number = forms.CharField(
+        label="Card Number",
+        max_length=40,
+        required=False,
+        widget=SecretInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
+    )
+    card_expiry = _text("Expiry (MM/YY)", 7, autocomplete="cc-exp", placeholder="MM/YY")
+    cvc = forms.CharField(
+        label="CVC",
+        max_length=4,
+        required=False,
+        widget=SecretInput(attrs={"autocomplete": "cc-csc", "inputmode": "numeric"}),
+    )
+
+    company_name = _text("Company Name", 200, autocomplete="organization")
+    billing_contact = _text("Billing Contact", 200, autocomplete="name")
+    billing_email = forms.EmailField(
+        label="Billing Email",
+        max_length=254,
+        required=False,
+        error_messages={"invalid": "Enter a valid e-mail address, like billing@example.com."},
+    )
+    address = _text("Address", 300, autocomplete="street-address")
+    city = _text("City", 100, autocomplete="address-level2")
+    region = _text("State / Province (optional)", 100, autocomplete="address-level1")
+    postal_code = _text("Postal Code", 20, autocomplete="postal-code")
+    country = _text("Country", 100, autocomplete="country-name")
+    po_number = _text("Purchase Order Number (optional)", 100)
+    tax_id = _text("Tax ID (optional)", 50)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_id = "payment-profile-form"
+        self.helper.layout = Layout(
+            "method",
+            Fieldset(
+                "Credit Card",
+                "cardholder_name",
+                "card_number",
+                Div(
+                    Div("card_expiry", css_class="col-sm-6"),
+                    Div("cvc", css_class="col-sm-6"),
+                    css_class="row",
+                ),
+                HTML(
+                    '<p class="form-text">We keep the card brand, the last four digits '
+                    "and the expiry date only. The full card number and the CVC are "
+                    "never stored.</p>"
+                ),
+                css_class="js-card-fields",
+            ),
+            Fieldset(
+                "Invoice",
+                "company_name",
+                "billing_contact",
+                "billing_email",
+                "address",
+                Div(
+                    Div("city", css_class="col-sm-6"),
+                    Div("region", css_class="col-sm-6"),
+                    css_class="row",
+                ),
+                Div(
+                    Div("postal_code", css_class="col-sm-6"),
+                    Div("country", css_class="col-sm-6"),
+                    css_class="row",
+                ),
+                Div(
+                    Div("po_number", css_class="col-sm-6"),
+                    Div("tax_id", css_class="col-sm-6"),
+                    css_class="row",
+                ),
+                css_class="js-invoice-fields",
+            ),
+        )
+        self.helper.add_input(Submit("save", "Save", css_class="px-4"))
+
+    @classmethod
+    def initial_from(cls, profile: PaymentProfile | None) -> dict:
+        if profile is None or not profile.method:
+            return {}
+        initial = {"method": profile.method, "cardholder_name": profile.cardholder_name}
+        initial.update({field: getattr(profile, field) for field in INVOICE_FIELDS})
+        return initial
+
+    def clean_card_number(self) -> str:
+        return re.sub(r"[\s-]", "", self.cleaned_data.get("card_number", ""))
+
+    def clean(self):
+        cleaned = super().clean()
+        method = cleaned.get("method")
+        if method not in _REQUIRED_FOR:
+            return cleaned
+        for field, message in _REQUIRED_FOR[method].items():
+            if field not in self.errors and not (cleaned.get(field) or "").strip():
+                self.add_error(field, message)
+        if method == Method.CREDIT_CARD:
+            self._clean_card(cleaned)
+        return cleaned
+
+    def _clean_card(self, cleaned: dict) -> None:
+        number = cleaned.get("card_number") or ""
+        brand = None
+        if number and "card_number" not in self.errors:
+            if not number.isdigit() or not 12 <= len(number) <= 19:
+                self.add_error("card_number", "A card number has 12 to 19 digits.")
+            elif not luhn_ok(number):
+                self.add_error("card_number", "This card number is not valid. Check the digits.")
+            else:
+                brand = card_brand(number)
+                if brand is None:
+                    self.add_error(
+                        "card_number",
+                        "We accept Visa, Mastercard, American Express, Discover, "
+                        "Diners Club and JCB.",
+                    )
+        expiry = (cleaned.get("card_expiry") or "").strip()
+        if expiry and "card_expiry" not in self.errors:
+            match = _EXPIRY.match(expiry)
+            month = int(match.group(1)) if match else 0
+            if not match or not 1 <= month <= 12:
+                self.add_error("card_expiry", "Enter the expiry date as MM/YY, for example 04/29.")
+            else:
+                year = int(match.group(2))
+                year = year + 2000 if year < 100 else year
+                if expiry_passed(month, year, datetime.date.today()):
+                    self.add_error(
+                        "card_expiry", "This card has expired. Use a card that is still valid."
+                    )
+                elif year > datetime.date.today().year + 25:
+                    self.add_error(
+                        "card_expiry", "Check the expiry year: it is too far in the future."
+                    )
+                else:
+                    cleaned["exp_month"], cleaned["exp_year"] = month, year
+        cvc = (cleaned.get("cvc") or "").strip()
+        if cvc and "cvc" not in self.errors:
+            wanted = cvc_length(brand) if brand else None
+            if not cvc.isdigit() or (wanted and len(cvc) != wanted) or len(cvc) not in (3, 4):
+                digits = f"{wanted}-digit" if wanted else "3- or 4-digit"
+                self.add_error("cvc", f"Enter the {digits} security code (CVC) from the card.")
+
+    def card_input(self) -> CardInput | None:
+        data = self.cleaned_data
+        if data.get("method") != Method.CREDIT_CARD:
+            return None
+        return CardInput(
+            cardholder=data["cardholder_name"].strip(),
+            number=data["card_number"],
+            exp_month=data["exp_month"],
+            exp_year=data["exp_year"],
+            cvc=data["cvc"].strip(),
+        )
+
+    def invoice_details(self) -> dict[str, str]:
+        if self.cleaned_data.get("method") != Method.INVOICE:
+            return {}
+        return {field: self.cleaned_data.get(field, "") for field in INVOICE_FIELDS}

@@ -1,0 +1,112 @@
+"""The payment gateway interface: a card goes in, a token comes out.
+
+The raw card number and CVC exist only in the request that carries them and in
+the call to ``tokenize``; nothing here logs, stores or returns them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+# Prefixes and lengths of the brands we accept, most specific first.
+def _range(first: int, last: int) -> tuple[str, ...]:
+    return tuple(str(p) for p in range(first, last + 1))
+
+
+_BRANDS: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...] = (
+    ("American Express", ("34", "37"), (15,)),
+    ("Mastercard", (*_range(51, 55), *_range(2221, 2720)), (16,)),
+    ("Visa", ("4",), (13, 16, 19)),
+    ("Discover", ("6011", "65", *_range(644, 649)), (16, 19)),
+    ("Diners Club", ("36", "38", "39", *_range(300, 305)), (14, 16, 19)),
+    ("JCB", _range(3528, 3589), (16, 17, 18, 19)),
+)
+
+
+class CardError(ValueError):
+    """The card was refused; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class CardToken:
+    token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+    def __repr__(self) -> str:  # never more than the last four
+        return f"CardToken(brand={self.brand!r}, last4={self.last4!r})"
+
+
+def luhn_ok(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def card_brand(number: str) -> str | None:
+    for brand, prefixes, lengths in _BRANDS:
+        if len(number) in lengths and number.startswith(prefixes):
+            return brand
+    return None
+
+
+def cvc_length(brand: str) -> int:
+    return 4 if brand == "American Express" else 3
+
+
+def expiry_passed(month: int, year: int, today: datetime.date | None = None) -> bool:
+    """A card is good through the last day of its expiry month."""
+    today = today or datetime.date.today()
+    return (year, month) < (today.year, today.month)
+
+
+class PaymentGateway(Protocol):
+    def tokenize(
+        self, *, number: str, exp_month: int, exp_year: int, cvc: str, cardholder: str
+    ) -> CardToken: ...
+
+
+class LocalGateway:
+    """For development and tests: validates like a processor would and makes up
+    an opaque token. Nothing leaves the process."""
+
+    def tokenize(
+        self, *, number: str, exp_month: int, exp_year: int, cvc: str, cardholder: str
+    ) -> CardToken:
+        if not number.isdigit() or not luhn_ok(number):
+            raise CardError("This card number is not valid. Check the digits and try again.")
+        brand = card_brand(number)
+        if brand is None:
+            raise CardError(
+                "We accept Visa, Mastercard, American Express, Discover, Diners Club and JCB."
+            )
+        if expiry_passed(exp_month, exp_year):
+            raise CardError("This card has expired.")
+        if not cvc.isdigit() or len(cvc) != cvc_length(brand):
+            raise CardError(f"Enter the {cvc_length(brand)}-digit security code (CVC).")
+        return CardToken(
+            token=f"tok_local_{secrets.token_urlsafe(18)}",
+            brand=brand,
+            last4=number[-4:],
+            exp_month=exp_month,
+            exp_year=exp_year,
+        )
+
+
+def get_gateway() -> PaymentGateway:
+    return import_string(settings.PAYMENT_GATEWAY)()

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+
+
+class State(models.TextChoices):
+    NONE = "none", "Not set up"
+    PENDING = "pending", "Pending activation"
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+
+
+class Method(models.TextChoices):
+    CREDIT_CARD = "credit_card", "Credit Card"
+    INVOICE = "invoice", "Invoice"
+
+
+def _can_administer(profile: PaymentProfile, actor) -> bool:
+    """Who may activate or deactivate a profile: an admin of the profile's tenant
+    other than its owner (an admin may not activate their own profile), or a
+    superuser operating the installation."""
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        return False
+    if actor.is_superuser:
+        return True
+    return bool(
+        actor.is_tenant_admin
+        and actor.tenant_id is not None
+        and actor.tenant_id == profile.user.tenant_id
+        and actor.pk != profile.user_id
+    )
+
+
+def _is_owner(profile: PaymentProfile, actor) -> bool:
+    return actor is not None and actor.pk == profile.user_id
+
+
+CARD_FIELDS = (
+    "cardholder_name",
+    "card_brand",
+    "card_last4",
+    "card_exp_month",
+    "card_exp_year",
+    "card_token",
+)
+INVOICE_FIELDS = (
+    "company_name",
+    "billing_contact",
+    "billing_email",
+    "address",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "po_number",
+    "tax_id",
+)
+
+
+class PaymentProfile(ConcurrentTransitionMixin, models.Model):
+    """How a user pays: a credit card (kept as a gateway token) or invoices.
+
+    The state graph lives here; the acts that move along it (with their locks,
+    logs and e-mails) are in ``billing.services``. Transition bodies only set
+    fields in memory.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payment_profile"
+    )
+    state = FSMField(
+        default=State.NONE, choices=State.choices, protected=True, db_index=True, max_length=20
+    )
+    method = models.CharField(max_length=20, choices=Method.choices, blank=True)
+
+    # Invoice (payment order)
+    company_name = models.CharField(max_length=200, blank=True)
+    billing_contact = models.CharField(max_length=200, blank=True)
+    billing_email = models.EmailField(blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField("State / province", max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    po_number = models.CharField("Purchase order number", max_length=100, blank=True)
+    tax_id = models.CharField("Tax ID", max_length=50, blank=True)
+
+    # Credit card: never the number or the CVC, only what the gateway hands back.
+    cardholder_name = models.CharField(max_length=200, blank=True)
+    card_brand = models.CharField(max_length=30, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    card_token = models.CharField(max_length=200, blank=True)
+
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    deactivation_reason = models.TextField(blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    state_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "payment profile"
+
+    def __str__(self) -> str:
+        return f"Payment profile of {self.user}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == State.ACTIVE
+
+    @property
+    def method_label(self) -> str:
+        return self.get_method_display() if self.method else "Not set up"
+
+    @property
+    def card_expiry(self) -> str:
+        if not self.card_exp_month or not self.card_exp_year:
+            return ""
+        return f"{self.card_exp_month:02d}/{self.card_exp_year % 100:02d}"
+
+    def _mark(self, by) -> None:
+        self.state_changed_at = timezone.now()
+        self.state_changed_by = by if getattr(by, "pk", None) else None
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=[State.NONE, State.PENDING, State.ACTIVE, State.INACTIVE],
+        target=State.PENDING,
+        permission=_is_owner,
+    )
+    def submit(self, by=None, description=None) -> None:
+        """The user saved billing details; an admin must (re)activate them."""
+        self._mark(by)
+        self.submitted_at = self.state_changed_at
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=[State.PENDING, State.INACTIVE],
+        target=State.ACTIVE,
+        permission=_can_administer,
+    )
+    def activate(self, by=None, description=None) -> None:
+        self._mark(by)
+        self.activated_at = self.state_changed_at
+        self.deactivation_reason = ""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.ACTIVE,
+        target=State.INACTIVE,
+        permission=_can_administer,
+    )
+    def deactivate(self, by=None, description=None) -> None:
+        self._mark(by)
+        self.deactivated_at = self.state_changed_at
+        self.deactivation_reason = description or ""

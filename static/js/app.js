@@ -1,0 +1,81 @@
+// The app's own script. Loaded from our static files only: the
+// Content-Security-Policy allows no inline scripts.
+(function () {
+  "use strict";
+
+  // Payment Information: show the fields of the chosen Payment Method only.
+  // Without JavaScript both sets stay visible and the server uses the chosen one.
+  function setupPaymentMethod() {
+    var form = document.getElementById("payment-profile-form");
+    if (!form) return;
+    var card = form.querySelector(".js-card-fields");
+    var invoice = form.querySelector(".js-invoice-fields");
+    function sync() {
+      var checked = form.querySelector("input[name=method]:checked");
+      var method = checked ? checked.value : "credit_card";
+      if (!checked) {
+        var first = form.querySelector("input[name=method][value=credit_card]");
+        if (first) first.checked = true;
+      }
+      if (card) card.hidden = method !== "credit_card";
+      if (invoice) invoice.hidden = method !== "invoice";
+    }
+    form.querySelectorAll("input[name=method]").forEach(function (radio) {
+      radio.addEventListener("change", sync);
+    });
+    sync();
+  }
+
+  // One click, one request: a form is not sent twice while its page is loading.
+  function guardDoubleSubmit() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (form.dataset.submitted === "1") {
+        event.preventDefault();
+        return;
+      }
+      form.dataset.submitted = "1";
+      form.querySelectorAll("[type=submit]").forEach(function (button) {
+        button.classList.add("disabled");
+        button.setAttribute("aria-disabled", "true");
+      });
+    });
+  }
+
+  // Action links with data-modal open their confirmation page inside a popup.
+  // Without JavaScript the same link opens the confirmation page itself.
+  function setupModals() {
+    var shell = document.getElementById("action-modal");
+    if (!shell || !window.bootstrap) return;
+    var modal = new window.bootstrap.Modal(shell);
+    var content = shell.querySelector(".modal-content");
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest("a[data-modal]");
+      if (!link) return;
+      event.preventDefault();
+      fetch(link.href, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(response.status);
+          return response.text();
+        })
+        .then(function (html) {
+          content.innerHTML = html;
+          modal.show();
+          var focus = content.querySelector("textarea, input:not([type=hidden]), button[type=submit]");
+          if (focus) shell.addEventListener("shown.bs.modal", function once() {
+            focus.focus();
+            shell.removeEventListener("shown.bs.modal", once);
+          });
+        })
+        .catch(function () {
+          window.location.href = link.href;
+        });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupPaymentMethod();
+    guardDoubleSubmit();
+    setupModals();
+  });
+})();
