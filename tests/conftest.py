@@ -1,0 +1,90 @@
+"""The fixed cast every test shares.
+
+Tenant Acme requires payment profiles and has a paid plan and a bundle:
+- ``alice``: Acme admin (on the bundle, so she needs no profile herself);
+- ``bob``: Acme user on the paid plan (needs a profile);
+- ``dora``: second Acme admin;
+- ``betty``: Acme user on the bundle only;
+- ``charlie``: admin of tenant Globex.
+All have accepted the terms, except where a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Plan, Tenant, User
+from billing.models import Method, PaymentProfile, State
+from tests.helpers import make_user
+
+
+@pytest.fixture
+def acme(db) -> Tenant:
+    return Tenant.objects.create(name="Acme", slug="acme", require_payment_profile=True)
+
+
+@pytest.fixture
+def globex(db) -> Tenant:
+    return Tenant.objects.create(name="Globex", slug="globex", require_payment_profile=True)
+
+
+@pytest.fixture
+def paid_plan(acme) -> Plan:
+    return Plan.objects.create(tenant=acme, name="Cloud Pro", kind=Plan.Kind.SUBSCRIPTION)
+
+
+@pytest.fixture
+def bundle(acme) -> Plan:
+    return Plan.objects.create(tenant=acme, name="Starter Bundle", kind=Plan.Kind.BUNDLE)
+
+
+@pytest.fixture
+def alice(acme, bundle) -> User:
+    return make_user("alice@acme.example", acme, admin=True, plan=bundle, name="Alice Admin")
+
+
+@pytest.fixture
+def dora(acme) -> User:
+    return make_user("dora@acme.example", acme, admin=True, name="Dora Admin")
+
+
+@pytest.fixture
+def bob(acme, paid_plan) -> User:
+    return make_user("bob@acme.example", acme, plan=paid_plan, name="Bob User")
+
+
+@pytest.fixture
+def betty(acme, bundle) -> User:
+    return make_user("betty@acme.example", acme, plan=bundle, name="Betty Bundle")
+
+
+@pytest.fixture
+def charlie(globex) -> User:
+    return make_user("charlie@globex.example", globex, admin=True, name="Charlie Globex")
+
+
+@pytest.fixture
+def make_profile():
+    """Put a user's profile in any state directly (test set-up only: the app itself
+    changes state through billing.services)."""
+
+    def _make(user: User, state: str = State.PENDING, method: str = Method.INVOICE):
+        profile, _ = PaymentProfile.objects.get_or_create(user=user)
+        PaymentProfile.objects.filter(pk=profile.pk).update(
+            state=state,
+            method=method,
+            company_name="Acme Corp" if method == Method.INVOICE else "",
+            billing_contact="Bob User" if method == Method.INVOICE else "",
+            billing_email="ap@acme.example" if method == Method.INVOICE else "",
+            card_brand="Visa" if method == Method.CREDIT_CARD else "",
+            card_last4="4242" if method == Method.CREDIT_CARD else "",
+            card_exp_month=4 if method == Method.CREDIT_CARD else None,
+            card_exp_year=2031 if method == Method.CREDIT_CARD else None,
+            card_token="tok_test" if method == Method.CREDIT_CARD else "",
+            submitted_at=timezone.now(),
+            state_changed_at=timezone.now(),
+        )
+        return PaymentProfile.objects.get(pk=profile.pk)
+
+    return _make

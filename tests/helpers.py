@@ -1,0 +1,54 @@
+"""Helpers shared by the tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Tenant, User
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(email: str, tenant: Tenant | None, *, admin=False, plan=None, terms=True, **extra):
+    return User.objects.create_user(
+        email=email,
+        password=PASSWORD,
+        name=extra.pop("name", email.split("@")[0].title()),
+        tenant=tenant,
+        is_tenant_admin=admin,
+        plan=plan,
+        terms_accepted_at=timezone.now() if terms else None,
+        **extra,
+    )
+
+
+def client_for(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+INVOICE_POST = {
+    "method": "invoice",
+    "company_name": "Acme Corp",
+    "billing_contact": "Bob User",
+    "billing_email": "ap@acme.example",
+    "address": "1 Main Street",
+    "city": "Springfield",
+    "region": "IL",
+    "postal_code": "62701",
+    "country": "United States",
+    "po_number": "",
+    "tax_id": "",
+}
+
+CARD_NUMBER = "4242424242424242"
+CARD_POST = {
+    "method": "credit_card",
+    "cardholder_name": "Bob User",
+    "card_number": "4242 4242 4242 4242",
+    "card_expiry": "04/39",
+    "cvc": "123",
+}
