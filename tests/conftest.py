@@ -19,6 +19,12 @@ from billing.models import Method, PaymentProfile, State
 from tests.helpers import make_user
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """A slow hash per user costs seconds per test file; tests don't need it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def acme(db) -> Tenant:
     return Tenant.objects.create(name="Acme", slug="acme", require_payment_profile=True)

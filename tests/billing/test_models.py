@@ -1,0 +1,90 @@
+"""The state graph: which transitions each state allows, and who may run them."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django_fsm import can_proceed, has_transition_perm
+
+from billing.models import PaymentProfile, State
+
+ALLOWED = {
+    # (from, transition): to
+    (State.NONE, "submit"): State.PENDING,
+    (State.PENDING, "submit"): State.PENDING,
+    (State.ACTIVE, "submit"): State.PENDING,
+    (State.INACTIVE, "submit"): State.PENDING,
+    (State.PENDING, "activate"): State.ACTIVE,
+    (State.INACTIVE, "activate"): State.ACTIVE,
+    (State.ACTIVE, "deactivate"): State.INACTIVE,
+}
+
+
+@pytest.mark.parametrize(
+    ("state", "name"), list(itertools.product(State.values, ["submit", "activate", "deactivate"]))
+)
+def test_it_allows_exactly_the_documented_transitions(bob, make_profile, state, name):
+    profile = make_profile(bob, state)
+    method = getattr(profile, name)
+    assert can_proceed(method) is ((state, name) in ALLOWED)
+    if (state, name) in ALLOWED:
+        method()
+        profile.save()
+        assert PaymentProfile.objects.get(pk=profile.pk).state == ALLOWED[(state, name)]
+
+
+def test_it_protects_the_state_field(bob, make_profile):
+    profile = make_profile(bob, State.PENDING)
+    with pytest.raises(AttributeError):
+        profile.state = State.ACTIVE
+
+
+def test_it_lets_only_another_admin_of_the_tenant_activate(
+    alice, dora, bob, charlie, make_profile, django_user_model
+):
+    profile = make_profile(bob, State.PENDING)
+    assert has_transition_perm(profile.activate, alice)
+    assert has_transition_perm(profile.activate, dora)
+    assert not has_transition_perm(profile.activate, bob)  # the owner
+    assert not has_transition_perm(profile.activate, charlie)  # another tenant
+
+    own = make_profile(alice, State.PENDING)
+    assert not has_transition_perm(own.activate, alice)
+    assert has_transition_perm(own.activate, dora)
+
+
+def test_it_lets_only_the_owner_submit(alice, bob, make_profile):
+    profile = make_profile(bob, State.NONE)
+    assert has_transition_perm(profile.submit, bob)
+    assert not has_transition_perm(profile.submit, alice)
+
+
+@pytest.mark.parametrize(
+    ("required", "kind", "needs"),
+    [
+        (True, "subscription", True),
+        (True, "bundle", False),
+        (True, None, False),
+        (False, "subscription", False),
+        (False, "bundle", False),
+        (False, None, False),
+    ],
+)
+def test_it_needs_a_profile_exactly_for_paid_plans_in_requiring_tenants(
+    acme, required, kind, needs
+):
+    from accounts.models import Plan
+    from tests.helpers import make_user
+
+    acme.require_payment_profile = required
+    acme.save()
+    plan = Plan.objects.create(tenant=acme, name="P", kind=kind) if kind else None
+    user = make_user("x@acme.example", acme, plan=plan)
+    assert user.needs_payment_profile is needs
+
+
+def test_it_does_not_need_a_profile_without_a_tenant(db):
+    from tests.helpers import make_user
+
+    assert make_user("root@example.com", None).needs_payment_profile is False
