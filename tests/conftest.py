@@ -25,6 +25,15 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def mail_goes_through_the_queue(settings):
+    """As in production: mail becomes django-mailer queue rows (pytest-django would
+    otherwise swap in the locmem backend). The worker delivers to locmem in tests,
+    so `mailoutbox` shows what `manage.py mail_worker --once` sent."""
+    settings.EMAIL_BACKEND = "mailer.backend.DbBackend"
+    settings.MAILER_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
 @pytest.fixture
 def acme(db) -> Tenant:
     return Tenant.objects.create(name="Acme", slug="acme", require_payment_profile=True)

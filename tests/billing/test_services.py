@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django_fsm_log.models import StateLog
+from mailer.models import Message
+
+from billing import notifications
+from billing.gateway import CardError
+from billing.models import Method, PaymentProfile, State
+from billing.services import (
+    CardInput,
+    PaymentProfileError,
+    payment_profile_activate,
+    payment_profile_deactivate,
+    payment_profile_submit,
+)
+from tests.helpers import INVOICE_POST
+
+INVOICE = {k: v for k, v in INVOICE_POST.items() if k != "method"}
+CARD = CardInput(
+    cardholder="Bob User", number="4242424242424242", exp_month=4, exp_year=2039, cvc="123"
+)
+
+
+def queued() -> list:
+    return [m.email for m in Message.objects.order_by("pk")]
+
+
+def test_it_submits_an_invoice_profile_and_tells_the_admins(alice, dora, bob, betty):
+    payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert profile.state == State.PENDING
+    assert profile.company_name == "Acme Corp"
+    assert profile.submitted_at is not None
+    mails = queued()
+    assert sorted(m.to[0] for m in mails) == ["alice@acme.example", "dora@acme.example"]
+    assert "Bob User" in mails[0].subject
+    assert "Invoice" in mails[0].body
+    assert "http://" in mails[0].body and "/admin/users/?status=pending" in mails[0].body
+    log = StateLog.objects.get()
+    assert (log.source_state, log.state, log.by, log.transition) == (
+        "none",
+        "pending",
+        bob,
+        "submit",
+    )
+
+
+def test_it_keeps_only_a_token_of_the_card(alice, bob):
+    payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=CARD)
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert (profile.card_brand, profile.card_last4) == ("Visa", "4242")
+    assert (profile.card_exp_month, profile.card_exp_year) == (4, 2039)
+    assert profile.card_token.startswith("tok_local_")
+    values = PaymentProfile.objects.filter(pk=profile.pk).values().get()
+    assert not any("4242424242424242" in str(v) or v == "123" for v in values.values())
+    assert "4242424242424242" not in repr(CARD)
+
+
+def test_it_clears_the_other_methods_details_on_switch(alice, bob):
+    payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=CARD)
+    payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert profile.method == Method.INVOICE
+    assert profile.card_token == "" and profile.card_last4 == "" and profile.card_exp_year is None
+
+
+def test_it_refuses_a_card_the_gateway_refuses_and_stores_nothing(alice, bob):
+    bad = CardInput(cardholder="B", number="4242424242424241", exp_month=4, exp_year=2039, cvc="1")
+    with pytest.raises(CardError):
+        payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=bad)
+    assert not PaymentProfile.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_it_treats_a_repeated_identical_submit_as_one(alice, bob):
+    payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
+    payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
+
+    assert StateLog.objects.count() == 1
+    assert Message.objects.count() == 1
+
+
+def test_it_sends_an_active_profile_back_to_pending_when_changed(alice, bob, make_profile):
+    make_profile(bob, State.ACTIVE)
+    payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
+
+    assert PaymentProfile.objects.get(user=bob).state == State.PENDING
+    assert "needs activation again" in StateLog.objects.get().description
+
+
+def test_it_activates_and_deactivates_with_who_and_why(alice, bob, make_profile):
+    make_profile(bob, State.PENDING)
+
+    payment_profile_activate(actor=alice, user=bob)
+    assert PaymentProfile.objects.get(user=bob).state == State.ACTIVE
+
+    payment_profile_deactivate(actor=alice, user=bob, reason="Left the company")
+    profile = PaymentProfile.objects.get(user=bob)
+    assert profile.state == State.INACTIVE
+    assert profile.deactivation_reason == "Left the company"
+    logs = list(StateLog.objects.order_by("pk").values_list("state", "by", "description"))
+    assert logs == [("active", alice.pk, "Activated"), ("inactive", alice.pk, "Left the company")]
+    subjects = [m.subject for m in queued()]
+    assert subjects == [
+        "Your payment profile is active",
+        "Your payment profile has been deactivated",
+    ]
+    assert "Left the company" in queued()[1].body
+    assert queued()[1].to == ["bob@acme.example"]
+
+
+@pytest.mark.parametrize(
+    ("state", "act", "message"),
+    [
+        (State.ACTIVE, "activate", "is already active"),
+        (State.INACTIVE, "deactivate", "is already inactive"),
+        (State.PENDING, "deactivate", "pending activation"),
+        (State.NONE, "activate", "has not set up a payment profile"),
+    ],
+)
+def test_it_refuses_a_transition_from_the_wrong_state(
+    alice, bob, make_profile, state, act, message
+):
+    make_profile(bob, state)
+    service = payment_profile_activate if act == "activate" else payment_profile_deactivate
+    with pytest.raises(PaymentProfileError, match=message):
+        service(actor=alice, user=bob)
+    assert PaymentProfile.objects.get(user=bob).state == state
+    assert not StateLog.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_it_refuses_activation_without_any_profile(alice, bob):
+    with pytest.raises(PaymentProfileError, match="has not set up a payment profile"):
+        payment_profile_activate(actor=alice, user=bob)
+
+
+def test_it_refuses_self_activation(alice, dora, make_profile):
+    make_profile(alice, State.PENDING)
+    with pytest.raises(PaymentProfileError, match="another admin must"):
+        payment_profile_activate(actor=alice, user=alice)
+    payment_profile_activate(actor=dora, user=alice)
+    assert PaymentProfile.objects.get(user=alice).state == State.ACTIVE
+
+
+def test_it_refuses_an_admin_of_another_tenant(charlie, bob, make_profile):
+    make_profile(bob, State.PENDING)
+    with pytest.raises(PaymentProfileError, match="not allowed"):
+        payment_profile_activate(actor=charlie, user=bob)
+    assert PaymentProfile.objects.get(user=bob).state == State.PENDING
+
+
+def test_it_refuses_a_stale_second_attempt(alice, dora, bob, make_profile):
+    make_profile(bob, State.PENDING)
+    payment_profile_activate(actor=alice, user=bob)
+    with pytest.raises(PaymentProfileError, match="is already active"):
+        payment_profile_activate(actor=dora, user=bob)
+    assert StateLog.objects.count() == 1
+    assert Message.objects.count() == 1
+
+
+def test_it_queues_nothing_and_changes_nothing_when_the_transaction_rolls_back(
+    alice, bob, make_profile, monkeypatch
+):
+    make_profile(bob, State.PENDING)
+    original = notifications.profile_activated
+
+    def queue_then_fail(profile):
+        original(profile)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(notifications, "profile_activated", queue_then_fail)
+    with pytest.raises(RuntimeError):
+        payment_profile_activate(actor=alice, user=bob)
+
+    assert PaymentProfile.objects.get(user=bob).state == State.PENDING
+    assert not Message.objects.exists()
+    assert not StateLog.objects.exists()
+
+
+def test_it_rolls_back_a_submit_with_its_mail(alice, bob):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
+        raise RuntimeError("later step failed")
+    assert not PaymentProfile.objects.exists()
+    assert not Message.objects.exists()
