@@ -1,0 +1,210 @@
+"""Races on PostgreSQL: many connections acting on the same payment profiles at once.
+
+SQLite serialises every writer on one file lock, so a race there proves nothing;
+these tests run only on PostgreSQL (CI runs the suite there through DATABASE_URL).
+Each thread has its own connection (Django keeps one per thread) and closes it at
+the end, and ``transaction=True`` lets the threads see each other's commits.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import connections
+from django.urls import reverse
+from django_fsm_log.models import StateLog
+from mailer.models import Message
+
+from billing.models import Method, PaymentProfile, State
+from billing.services import (
+    PaymentProfileError,
+    payment_profile_activate,
+    payment_profile_deactivate,
+    payment_profile_submit,
+)
+from tests.helpers import INVOICE_POST, client_for, make_user
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+        reason="races need PostgreSQL's row locks; set DATABASE_URL=postgres://… to run them",
+    ),
+]
+
+THREADS = 4
+ROUNDS_PER_THREAD = 75  # 300 acts in all
+INVOICE_DETAILS = {k: v for k, v in INVOICE_POST.items() if k != "method"}
+
+
+def run_in_threads(workers: list[Callable[[], None]], timeout: float = 60) -> list[BaseException]:
+    """Run each callable in its own thread with its own DB connection; return what
+    escaped them (a test's own bookkeeping errors, not the app's)."""
+    escaped: list[BaseException] = []
+
+    def wrap(work):
+        def run():
+            try:
+                work()
+            except BaseException as error:  # reported by the test, not swallowed
+                escaped.append(error)
+            finally:
+                connections.close_all()
+
+        return run
+
+    threads = [threading.Thread(target=wrap(work)) for work in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a racing thread hung (deadlock?)"
+    return escaped
+
+
+def log_of(profile: PaymentProfile) -> list[StateLog]:
+    return list(
+        StateLog.objects.filter(
+            content_type=ContentType.objects.get_for_model(PaymentProfile), object_id=profile.pk
+        ).order_by("pk")
+    )
+
+
+@pytest.fixture
+def racers(acme, paid_plan, alice, dora):
+    """Three users with pending profiles (submitted through the service, so the log
+    starts with their submit) and the two admins who will fight over them."""
+    users = [
+        make_user(f"racer{i}@acme.example", acme, plan=paid_plan, name=f"Racer {i}")
+        for i in range(3)
+    ]
+    for user in users:
+        payment_profile_submit(user=user, method=Method.INVOICE, details=INVOICE_DETAILS)
+    Message.objects.all().delete()
+    return users, [alice, dora]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_every_transition_when_admins_race_activate_and_deactivate(racers):
+    users, admins = racers
+    outcomes: list[tuple[int, str, str]] = []  # (user pk, act, "ok" | "refused")
+    unexpected: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(THREADS)
+    # The same user for every thread in a round, so every round is a real collision.
+    schedule = [users[r % len(users)] for r in range(ROUNDS_PER_THREAD)]
+
+    def worker(seed: int) -> Callable[[], None]:
+        rng = random.Random(seed)
+        actor = admins[seed % len(admins)]
+
+        def work():
+            for user in schedule:
+                act = rng.choice(("activate", "deactivate"))
+                barrier.wait(timeout=30)
+                try:
+                    if act == "activate":
+                        payment_profile_activate(actor=actor, user=user, note="race")
+                    else:
+                        payment_profile_deactivate(actor=actor, user=user, reason="race")
+                except PaymentProfileError:
+                    result = "refused"
+                except Exception as error:  # anything else is a bug: collect, don't stop
+                    with lock:
+                        unexpected.append(error)
+                    continue
+                else:
+                    result = "ok"
+                with lock:
+                    outcomes.append((user.pk, act, result))
+
+        return work
+
+    escaped = run_in_threads([worker(seed) for seed in range(THREADS)])
+    assert escaped == []
+    assert unexpected == [], f"losers must get PaymentProfileError, got {unexpected[:3]!r}"
+    assert len(outcomes) == THREADS * ROUNDS_PER_THREAD
+
+    committed = Counter((pk, act) for pk, act, result in outcomes if result == "ok")
+    refused = sum(1 for *_, result in outcomes if result == "refused")
+    assert sum(committed.values()) > 0 and refused > 0, "the race never collided"
+
+    for user in users:
+        profile = PaymentProfile.objects.get(user=user)
+        entries = log_of(profile)
+        assert entries[0].transition == "submit"
+        acts = entries[1:]
+        # Every committed act is logged exactly once, and nothing else is.
+        assert Counter(e.transition for e in acts) == Counter(
+            {act: n for (pk, act), n in committed.items() if pk == user.pk}
+        )
+        # No lost update: each entry starts where the previous one ended, so no two
+        # admins ever moved the profile from the same state.
+        replayed = entries[0].state
+        for entry in acts:
+            assert entry.source_state == replayed, f"log broken at {entry.pk}"
+            replayed = entry.state
+        assert profile.state == replayed
+        assert all(e.by_id in {a.pk for a in admins} for e in acts)
+
+    # One e-mail per committed act: the queue rows commit with the transitions.
+    assert Message.objects.count() == sum(committed.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_creates_one_profile_when_the_same_user_submits_twice_at_once(acme, paid_plan, dora):
+    users = [
+        make_user(f"twice{i}@acme.example", acme, plan=paid_plan, name=f"Twice {i}")
+        for i in range(5)
+    ]
+    unexpected: list[BaseException] = []
+
+    for user in users:
+        barrier = threading.Barrier(2)
+
+        def submit(user=user, barrier=barrier):
+            barrier.wait(timeout=30)
+            try:
+                payment_profile_submit(user=user, method=Method.INVOICE, details=INVOICE_DETAILS)
+            except Exception as error:
+                unexpected.append(error)
+
+        assert run_in_threads([submit, submit]) == []
+
+    assert unexpected == []
+    for user in users:
+        profiles = PaymentProfile.objects.filter(user=user)
+        assert profiles.count() == 1
+        profile = profiles.get()
+        assert profile.state == State.PENDING
+        # The second save had nothing new: one submit logged, one e-mail to the admin.
+        assert [e.transition for e in log_of(profile)] == ["submit"]
+    assert Message.objects.count() == len(users)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_both_pages_when_the_same_user_posts_the_form_twice_at_once(
+    acme, paid_plan, dora
+):
+    user = make_user("pages@acme.example", acme, plan=paid_plan, name="Pages Twice")
+    clients = [client_for(user), client_for(user)]
+    statuses: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def post(client):
+        def run():
+            barrier.wait(timeout=30)
+            statuses.append(client.post(reverse("billing:profile_edit"), INVOICE_POST).status_code)
+
+        return run
+
+    assert run_in_threads([post(c) for c in clients]) == []
+    assert statuses == [302, 302]
+    assert PaymentProfile.objects.filter(user=user).count() == 1
+    assert PaymentProfile.objects.get(user=user).state == State.PENDING
