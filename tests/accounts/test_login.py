@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import re
+
+from django.urls import reverse
+
+from tests.helpers import PASSWORD, client_for
+
+URL = reverse("accounts:login")
+
+
+def test_it_shows_email_password_and_log_in(db):
+    html = client_for(None).get(URL).content.decode()
+    labels = {
+        " ".join(re.sub(r"<span.*?</span>", "", m).split())
+        for m in re.findall(r"<label[^>]*>(.*?)</label>", html, re.S)
+    }
+    assert {"Email", "Password"} <= labels
+    assert 'value="Log in"' in html
+
+
+def test_it_logs_in_by_email_in_any_case(alice):
+    client = client_for(None)
+    response = client.post(URL, {"username": "ALICE@acme.example", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get(reverse("accounts:home")).status_code == 200
+
+
+def test_it_says_what_is_wrong_with_a_bad_password(alice):
+    response = client_for(None).post(URL, {"username": alice.email, "password": "nope"})
+    assert response.status_code == 200
+    assert "do not match" in response.content.decode()
+
+
+def test_it_sends_anonymous_visitors_to_log_in(db):
+    response = client_for(None).get(reverse("accounts:account"))
+    assert response["Location"] == f"{URL}?next=/account/"
+
+
+def test_it_logs_out_on_post_only(alice):
+    client = client_for(alice)
+    assert client.get(reverse("accounts:logout")).status_code == 405
+    client.post(reverse("accounts:logout"))
+    assert client.get(reverse("accounts:home")).status_code == 302
+
+
+def test_it_mails_a_password_reset_link_through_the_queue(alice, settings):
+    from mailer.models import Message
+
+    client_for(None).post(reverse("accounts:password_reset"), {"email": alice.email})
+    mail = Message.objects.get().email
+    assert mail.to == [alice.email]
+    assert f"{settings.SITE_URL}/password-reset/" in mail.body

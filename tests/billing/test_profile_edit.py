@@ -1,0 +1,158 @@
+"""The Payment Information page (Account > Billing Information)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from django.urls import reverse
+from mailer.models import Message
+
+from billing.models import Method, PaymentProfile, State
+from tests.helpers import CARD_NUMBER, CARD_POST, INVOICE_POST, client_for
+
+URL = reverse("billing:profile_edit")
+
+
+def labels(html: str) -> set[str]:
+    return {" ".join(m.split()) for m in re.findall(r"<label[^>]*>(.*?)</label>", html, re.S)}
+
+
+def test_it_shows_the_seed_wording_with_credit_card_preselected(bob):
+    response = client_for(bob).get(URL)
+    html = response.content.decode()
+    assert response.status_code == 200
+    for text in ["Payment Information", "Payment Method", "Credit Card", "Invoice", "Save"]:
+        assert text in html
+    assert {
+        "Credit Card",
+        "Invoice",
+        "Cardholder Name",
+        "Card Number",
+        "Expiry (MM/YY)",
+        "CVC",
+        "Company Name",
+        "Billing Contact",
+        "Billing Email",
+        "Address",
+        "City",
+        "State / Province (optional)",
+        "Postal Code",
+        "Country",
+        "Purchase Order Number (optional)",
+        "Tax ID (optional)",
+    } <= labels(html)
+    form = response.context["form"]
+    assert form["method"].value() == Method.CREDIT_CARD
+    assert 'value="credit_card"' in html and "checked" in html.split('value="credit_card"')[1][:40]
+
+
+def test_it_requires_login(db):
+    response = client_for(None).get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_it_saves_an_invoice_profile_as_pending(alice, bob):
+    client = client_for(bob)
+    response = client.post(URL, INVOICE_POST, follow=True)
+
+    assert response.redirect_chain == [(URL, 302)]
+    profile = PaymentProfile.objects.get(user=bob)
+    assert (profile.state, profile.method) == (State.PENDING, Method.INVOICE)
+    html = response.content.decode()
+    assert "pending activation by your admin" in html
+    assert "cannot use CloudCenter" in html
+    assert '<a href="/account/billing/" class="billing-link">Invoice</a>' in html
+    account = client.get(reverse("accounts:account")).content.decode()
+    assert 'class="billing-link">Invoice</a>' in account
+    assert "Pending activation" in account
+    assert Message.objects.count() == 1
+
+
+def test_it_saves_a_card_and_never_keeps_or_shows_its_number(alice, bob, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = client_for(bob)
+    response = client.post(URL, CARD_POST, follow=True)
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert (profile.state, profile.card_brand, profile.card_last4) == (
+        State.PENDING,
+        "Visa",
+        "4242",
+    )
+    assert 'class="billing-link">Credit Card</a>' in response.content.decode()
+    assert "Visa ending in 4242" in response.content.decode()
+    row = PaymentProfile.objects.filter(pk=profile.pk).values().get()
+    assert not any(CARD_NUMBER in str(value) for value in row.values())
+    assert CARD_NUMBER not in caplog.text and "4242 4242 4242 4242" not in caplog.text
+    assert CARD_NUMBER not in response.content.decode()
+    assert CARD_NUMBER not in str(dict(client.session))
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"card_number": "4242 4242 4242 4241"}, "card_number", "not valid"),
+        ({"card_number": "1234"}, "card_number", "12 to 19 digits"),
+        ({"card_number": "9999 9999 9999 9995"}, "card_number", "We accept"),
+        ({"card_expiry": "13/30"}, "card_expiry", "MM/YY"),
+        ({"card_expiry": "01/20"}, "card_expiry", "expired"),
+        ({"cvc": "12"}, "cvc", "3-digit"),
+        ({"cvc": "abc"}, "cvc", "security code"),
+        ({"cardholder_name": ""}, "cardholder_name", "cardholder name"),
+        ({"card_number": ""}, "card_number", "Enter the card number"),
+    ],
+)
+def test_it_explains_what_to_fix_in_the_card_and_stores_nothing(
+    alice, bob, changes, field, message
+):
+    response = client_for(bob).post(URL, {**CARD_POST, **changes})
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert message in " ".join(errors[field])
+    html = response.content.decode()
+    assert "4242 4242 4242 424" not in html and "4242424242424" not in html
+    assert 'name="cvc"' in html and 'value="123"' not in html
+    assert not PaymentProfile.objects.exists()
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "missing", ["company_name", "billing_contact", "billing_email", "address", "city", "country"]
+)
+def test_it_explains_missing_invoice_details_and_stores_nothing(alice, bob, missing):
+    response = client_for(bob).post(URL, {**INVOICE_POST, missing: ""})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors[missing][0].startswith("Enter")
+    assert not PaymentProfile.objects.exists()
+
+
+def test_it_refuses_a_malformed_post(alice, bob):
+    for data in [{}, {"method": "bitcoin"}, {"method": "invoice"}, {"method": "credit_card"}]:
+        response = client_for(bob).post(URL, data)
+        assert response.status_code == 200
+        assert response.context["form"].errors
+    assert not PaymentProfile.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_it_rejects_an_invalid_billing_email(alice, bob):
+    response = client_for(bob).post(URL, {**INVOICE_POST, "billing_email": "not-an-address"})
+    assert "valid e-mail address" in response.context["form"].errors["billing_email"][0]
+
+
+def test_it_warns_an_active_user_that_saving_needs_activation_again(bob, make_profile):
+    make_profile(bob, State.ACTIVE)
+    html = client_for(bob).get(URL).content.decode()
+    assert "goes back to <strong>pending activation</strong>" in html
+
+
+def test_it_prefills_saved_invoice_details(bob, make_profile):
+    make_profile(bob, State.PENDING, Method.INVOICE)
+    form = client_for(bob).get(URL).context["form"]
+    assert form["method"].value() == Method.INVOICE
+    assert form["company_name"].value() == "Acme Corp"
