@@ -5,6 +5,8 @@ from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from accounts.models import Plan, Tenant, User
+
 
 class LoginForm(AuthenticationForm):
     username = forms.EmailField(
@@ -41,3 +43,119 @@ class TermsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", "Accept"))
+
+
+# --- Admin area ----------------------------------------------------------------
+
+
+class TenantPlanChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, plan: Plan) -> str:
+        return f"{plan.name} ({plan.get_kind_display()})"
+
+
+def _plan_field(tenant: Tenant) -> TenantPlanChoiceField:
+    """Only the tenant's own plans can be chosen; a forged id of another tenant's plan
+    is refused as not one of the choices."""
+    return TenantPlanChoiceField(
+        label="Plan",
+        queryset=Plan.objects.filter(tenant=tenant).order_by("name"),
+        required=False,
+        empty_label="No plan (bundles only)",
+        error_messages={"invalid_choice": "Pick one of your tenant's plans."},
+    )
+
+
+class UserCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=150,
+        error_messages={"required": "Enter the user's name."},
+    )
+    email = forms.EmailField(
+        label="Email",
+        max_length=254,
+        error_messages={
+            "required": "Enter the user's e-mail address; it is their login.",
+            "invalid": "Enter a valid e-mail address, like name@example.com.",
+        },
+    )
+    is_tenant_admin = forms.BooleanField(
+        label="Tenant admin (can open Admin: users, plans, settings)", required=False
+    )
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"] = _plan_field(tenant)
+        self.order_fields(["name", "email", "plan", "is_tenant_admin"])
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Enter the user's name.")
+        return name
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(
+                f"A user with the e-mail {email} already exists. Use another address."
+            )
+        return email
+
+
+class UserPlanForm(forms.Form):
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"] = _plan_field(tenant)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+
+class PlanCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Name", max_length=100, error_messages={"required": "Enter the plan's name."}
+    )
+    kind = forms.ChoiceField(
+        label="Kind",
+        choices=Plan.Kind.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose a kind: paid subscription plan or bundle.",
+            "invalid_choice": "Choose a kind: paid subscription plan or bundle.",
+        },
+    )
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Enter the plan's name.")
+        if Plan.objects.filter(tenant=self.tenant, name__iexact=name).exists():
+            raise forms.ValidationError(
+                f"Your tenant already has a plan named {name}. Choose another name."
+            )
+        return name
+
+
+class TenantSettingsForm(forms.Form):
+    require_payment_profile = forms.BooleanField(
+        label="Require users on paid subscription plans to set up a payment profile",
+        required=False,
+        help_text=(
+            "When on, users on a paid subscription plan must save a payment profile and "
+            "have it activated by an admin before they can use CloudCenter. Users on "
+            "bundles only never need one."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False

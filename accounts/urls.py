@@ -14,6 +14,11 @@ urlpatterns = [
     path("account/", views.account, name="account"),
     # Admin area
     path("admin/users/", views.user_list, name="user_list"),
+    path("admin/users/add/", views.user_create, name="user_create"),
+    path("admin/users/<int:pk>/plan/", views.user_plan, name="user_plan"),
+    path("admin/plans/", views.plan_list, name="plan_list"),
+    path("admin/plans/add/", views.plan_create, name="plan_create"),
+    path("admin/settings/", views.tenant_settings, name="tenant_settings"),
     path(
         "account/password/",
         auth_views.PasswordChangeView.as_view(

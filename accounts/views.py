@@ -1,15 +1,43 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts import services
 from accounts.decorators import tenant_admin_required
-from accounts.forms import LoginForm, TermsForm
+from accounts.forms import (
+    LoginForm,
+    PlanCreateForm,
+    TenantSettingsForm,
+    TermsForm,
+    UserCreateForm,
+    UserPlanForm,
+)
+from accounts.models import User
+from accounts.selectors import (
+    DEFAULT_SORT,
+    STATUS_FILTERS,
+    admin_actions,
+    clean_sort,
+    plans_for_tenant,
+    profile_of_loaded,
+    user_for_admin,
+    user_list_for_admin,
+)
+from accounts.services import AccountError
+from billing.models import PaymentProfile, State
 from billing.selectors import pending_count, profile_of, user_is_gated
 
 
@@ -33,7 +61,7 @@ def terms(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.terms_accepted_at is not None:
         return redirect("accounts:home")
-    form = TermsForm(request.POST or None)
+    form = TermsForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user.terms_accepted_at = timezone.now()
         user.save(update_fields=["terms_accepted_at"])
@@ -56,6 +84,218 @@ def account(request: HttpRequest) -> HttpResponse:
 # --- Admin area ---------------------------------------------------------------
 
 
+USERS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One line of the Users page: the user, their profile (or None) and the
+    transitions the admin may run on it, worked out without a query."""
+
+    user: User
+    profile: PaymentProfile | None
+    actions: tuple[str, ...]
+
+    @property
+    def status(self) -> str:
+        return self.profile.state if self.profile else State.NONE
+
+    @property
+    def status_label(self) -> str:
+        return State(self.status).label
+
+
 @tenant_admin_required
+@require_GET
 def user_list(request: HttpRequest) -> HttpResponse:
-    raise NotImplementedError  # replaced by the admin-side work
+    """Admin > Users: the tenant's users with search, status filter, sorting, pages."""
+    q = request.GET.get("q", "").strip()[:100]
+    status = request.GET.get("status", "")
+    status = status if status in STATUS_FILTERS else ""
+    sort = clean_sort(request.GET.get("sort"))
+    users = user_list_for_admin(tenant=request.user.tenant, q=q, status=status, sort=sort)
+    page = Paginator(users, USERS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = []
+    for user in page.object_list:
+        profile = profile_of_loaded(user)
+        rows.append(
+            UserRow(user=user, profile=profile, actions=admin_actions(profile, request.user))
+        )
+    return render(
+        request,
+        "accounts/user_list.html",
+        {
+            "nav": "admin",
+            "admin_nav": "users",
+            "page": page,
+            "rows": rows,
+            "q": q,
+            "status": status,
+            "sort": sort,
+            "status_choices": State.choices,
+            "columns": _columns(sort),
+            "filter_query": _query(q=q, status=status),
+            "page_query": _query(q=q, status=status, sort=sort if sort != DEFAULT_SORT else ""),
+            "here": request.get_full_path(),
+        },
+    )
+
+
+_COLUMNS = (
+    ("name", "Name"),
+    ("email", "Email"),
+    ("plan", "Plan"),
+    ("method", "Payment Method"),
+    ("status", "Profile Status"),
+    ("changed", "Last Changed"),
+)
+
+
+def _columns(sort: str) -> list[dict]:
+    """Header cells: clicking a column sorts by it, clicking it again reverses."""
+    current, descending = sort.lstrip("-"), sort.startswith("-")
+    columns = []
+    for key, label in _COLUMNS:
+        active = key == current
+        columns.append(
+            {
+                "label": label,
+                "sort": f"-{key}" if active and not descending else key,
+                "active": active,
+                "descending": active and descending,
+            }
+        )
+    return columns
+
+
+def _query(**params: str) -> str:
+    """A query string of the non-empty parameters, ending in '&' when not empty so a
+    template can append one more parameter."""
+    kept = {key: value for key, value in params.items() if value}
+    return urlencode(kept) + "&" if kept else ""
+
+
+def _form_error(form, error: AccountError) -> None:
+    """Show a service's refusal next to the field it is about."""
+    form.add_error(error.field if error.field in form.fields else None, str(error))
+
+
+def _safe_next(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("accounts:user_list")
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def user_create(request: HttpRequest) -> HttpResponse:
+    """Add user: they get an e-mail with a link to set their password."""
+    tenant = request.user.tenant
+    form = UserCreateForm(request.POST or None, tenant=tenant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_create(
+                actor=request.user,
+                tenant=tenant,
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+                plan=form.cleaned_data["plan"],
+                is_tenant_admin=form.cleaned_data["is_tenant_admin"],
+            )
+        except AccountError as error:
+            _form_error(form, error)
+        else:
+            messages.success(
+                request,
+                f"{user.name} added. An e-mail to {user.email} asks them to set a password.",
+            )
+            return redirect("accounts:user_list")
+    return render(
+        request,
+        "accounts/user_create.html",
+        {"form": form, "nav": "admin", "admin_nav": "users"},
+    )
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def user_plan(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change plan: move a user of the tenant to another of its plans."""
+    target = user_for_admin(admin=request.user, pk=pk)
+    next_url = _safe_next(request)
+    form = UserPlanForm(
+        request.POST or None, tenant=request.user.tenant, initial={"plan": target.plan_id}
+    )
+    if request.method == "POST" and form.is_valid():
+        plan = form.cleaned_data["plan"]
+        try:
+            services.user_change_plan(actor=request.user, user=target, plan=plan)
+        except AccountError as error:
+            _form_error(form, error)
+        else:
+            messages.success(
+                request,
+                f"{target.name} is now on {plan.name if plan else 'no plan (bundles only)'}.",
+            )
+            return redirect(next_url)
+    return render(
+        request,
+        "accounts/user_plan.html",
+        {"form": form, "target": target, "next": next_url, "nav": "admin", "admin_nav": "users"},
+    )
+
+
+@tenant_admin_required
+@require_GET
+def plan_list(request: HttpRequest) -> HttpResponse:
+    plans = plans_for_tenant(request.user.tenant).annotate(user_count=Count("users"))
+    return render(
+        request,
+        "accounts/plan_list.html",
+        {"plans": plans, "nav": "admin", "admin_nav": "plans"},
+    )
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def plan_create(request: HttpRequest) -> HttpResponse:
+    tenant = request.user.tenant
+    form = PlanCreateForm(request.POST or None, tenant=tenant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan = services.plan_create(
+                tenant=tenant, name=form.cleaned_data["name"], kind=form.cleaned_data["kind"]
+            )
+        except AccountError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, f"Plan {plan.name} added.")
+            return redirect("accounts:plan_list")
+    return render(
+        request,
+        "accounts/plan_create.html",
+        {"form": form, "nav": "admin", "admin_nav": "plans"},
+    )
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def tenant_settings(request: HttpRequest) -> HttpResponse:
+    tenant = request.user.tenant
+    form = TenantSettingsForm(
+        request.POST or None, initial={"require_payment_profile": tenant.require_payment_profile}
+    )
+    if request.method == "POST" and form.is_valid():
+        services.tenant_update_settings(
+            tenant=tenant, require_payment_profile=form.cleaned_data["require_payment_profile"]
+        )
+        messages.success(request, "Settings saved.")
+        return redirect("accounts:tenant_settings")
+    return render(
+        request,
+        "accounts/tenant_settings.html",
+        {"form": form, "tenant": tenant, "nav": "admin", "admin_nav": "settings"},
+    )

@@ -221,3 +221,20 @@ class PaymentProfileForm(forms.Form):
         if self.cleaned_data.get("method") != Method.INVOICE:
             return {}
         return {field: self.cleaned_data.get(field, "") for field in INVOICE_FIELDS}
+
+
+class ProfileActivateForm(forms.Form):
+    """Activate Pay Profile: nothing to fill in; the confirmation is the form."""
+
+
+class ProfileDeactivateForm(forms.Form):
+    """Deactivate Pay Profile: an optional reason, sent to the user and kept in the history."""
+
+    reason = forms.CharField(
+        label="Reason (optional)",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The user sees this in the e-mail about the deactivation.",
+        error_messages={"max_length": "Keep the reason under 500 characters."},
+    )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django_fsm_log.models import StateLog
+
 from accounts.models import User
 from billing.models import PaymentProfile, State
 
@@ -27,3 +29,22 @@ def user_is_gated(user) -> bool:
 def pending_count(tenant) -> int:
     """How many profiles of the tenant await activation."""
     return PaymentProfile.objects.filter(user__tenant=tenant, state=State.PENDING).count()
+
+
+def profile_history_entries(profile: PaymentProfile | None) -> list[StateLog]:
+    """Every logged transition of the profile, newest first, with who did it joined in.
+
+    Each entry gets `source_label` and `target_label` (the states' names as the
+    Users page shows them) without the per-row content-type lookups of
+    ``StateLog.get_state_display``.
+    """
+    if profile is None:
+        return []
+    labels = dict(State.choices)
+    entries = list(
+        StateLog.objects.for_(profile).select_related("by").order_by("-timestamp", "-pk")
+    )
+    for entry in entries:
+        entry.source_label = labels.get(entry.source_state, entry.source_state or "")
+        entry.target_label = labels.get(entry.state, entry.state)
+    return entries

@@ -8,3 +8,11 @@ urlpatterns = [
     path("account/billing/", views.profile_edit, name="profile_edit"),
     path("payment-profile-required/", views.gate, name="gate"),
 ]
+
+urlpatterns += [
+    # Admin area: a tenant admin's acts on a user's payment profile.
+    path("admin/users/<int:pk>/activate/", views.profile_activate, name="profile_activate"),
+    path("admin/users/<int:pk>/deactivate/", views.profile_deactivate, name="profile_deactivate"),
+    path("admin/users/<int:pk>/billing/", views.profile_detail, name="profile_detail"),
+    path("admin/users/<int:pk>/history/", views.profile_history, name="profile_history"),
+]

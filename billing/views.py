@@ -4,14 +4,24 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
-from billing.forms import PaymentProfileForm
+from accounts.decorators import tenant_admin_required
+from accounts.models import User
+from accounts.selectors import admin_actions, user_for_admin
+from billing.forms import PaymentProfileForm, ProfileActivateForm, ProfileDeactivateForm
 from billing.gateway import CardError
-from billing.models import State
-from billing.selectors import profile_of, user_is_gated
-from billing.services import PaymentProfileError, payment_profile_submit
+from billing.models import PaymentProfile, State
+from billing.selectors import profile_history_entries, profile_of, user_is_gated
+from billing.services import (
+    PaymentProfileError,
+    payment_profile_activate,
+    payment_profile_deactivate,
+    payment_profile_submit,
+)
 
 
 @sensitive_post_parameters("card_number", "cvc")
@@ -57,4 +67,164 @@ def gate(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:home")
     return render(
         request, "billing/gate.html", {"profile": profile_of(request.user), "State": State}
+    )
+
+
+# --- Admin area: a tenant admin acts on a user's payment profile ---------------
+
+
+def _next_url(request: HttpRequest) -> str:
+    """Where to go after an action: the Users page as the admin left it (search,
+    filter, sort, page), if `next` is a local URL; the plain Users page otherwise."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("accounts:user_list")
+
+
+def _is_fetch(request: HttpRequest) -> bool:
+    """The Actions dropdown's popups fetch the page with this header (static/js/app.js)."""
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+def _unavailable(profile: PaymentProfile | None, target: User, actor: User, action: str) -> str:
+    """Why `action` cannot be run now, worded like the service's refusals; "" if it can.
+    Only for the confirmation page: the service checks again on POST."""
+    if profile is None or profile.state == State.NONE:
+        return f"{target} has not set up a payment profile yet, so there is nothing to {action}."
+    if action in admin_actions(profile, actor):
+        return ""
+    if action == "activate" and profile.state == State.ACTIVE:
+        return f"The payment profile of {target} is already active."
+    if action == "deactivate" and profile.state == State.INACTIVE:
+        return f"The payment profile of {target} is already inactive."
+    if action == "deactivate" and profile.state == State.PENDING:
+        return f"The payment profile of {target} is pending activation and cannot be deactivated."
+    if actor.pk == target.pk:
+        return f"You cannot {action} your own payment profile: another admin must do it."
+    return f"You are not allowed to {action} this payment profile."
+
+
+def _profile_action(
+    request: HttpRequest,
+    pk: int,
+    *,
+    action: str,
+    title: str,
+    button: str,
+    form_class,
+    run,
+    done: str,
+) -> HttpResponse:
+    """Shared by Activate and Deactivate: GET shows the confirmation (a page, or the
+    popup's content when fetched); POST runs the service and goes back to the list."""
+    target = user_for_admin(admin=request.user, pk=pk)
+    next_url = _next_url(request)
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                run(target, form.cleaned_data)
+            except PaymentProfileError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(request, done.format(name=target))
+            return redirect(next_url)
+    else:
+        form = form_class()
+    profile = profile_of(target)
+    context = {
+        "target": target,
+        "profile": profile,
+        "form": form,
+        "title": title,
+        "button": button,
+        "action": action,
+        "action_url": request.path,
+        "next": next_url,
+        "unavailable": _unavailable(profile, target, request.user, action),
+        "nav": "admin",
+        "admin_nav": "users",
+    }
+    if _is_fetch(request):
+        return render(request, "billing/_profile_action_modal.html", context)
+    return render(request, f"billing/profile_{action}.html", context)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def profile_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Activate Pay Profile: confirm, then Save."""
+
+    def run(target: User, data: dict) -> None:
+        payment_profile_activate(actor=request.user, user=target)
+
+    return _profile_action(
+        request,
+        pk,
+        action="activate",
+        title="Activate Pay Profile",
+        button="Save",
+        form_class=ProfileActivateForm,
+        run=run,
+        done="Payment profile of {name} activated.",
+    )
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def profile_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Deactivate Pay Profile: confirm (with an optional reason), then OK."""
+
+    def run(target: User, data: dict) -> None:
+        payment_profile_deactivate(actor=request.user, user=target, reason=data["reason"])
+
+    return _profile_action(
+        request,
+        pk,
+        action="deactivate",
+        title="Deactivate Pay Profile",
+        button="OK",
+        form_class=ProfileDeactivateForm,
+        run=run,
+        done="Payment profile of {name} deactivated.",
+    )
+
+
+@tenant_admin_required
+@require_GET
+def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Billing details: what the user saved (a card only as brand, last four, expiry)."""
+    target = user_for_admin(admin=request.user, pk=pk)
+    context = {
+        "target": target,
+        "profile": profile_of(target),
+        "next": _next_url(request),
+        "nav": "admin",
+        "admin_nav": "users",
+    }
+    if _is_fetch(request):
+        return render(request, "billing/_profile_detail_modal.html", context)
+    return render(request, "billing/profile_detail.html", context)
+
+
+@tenant_admin_required
+@require_GET
+def profile_history(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every transition of the user's profile, newest first, and the current details."""
+    target = user_for_admin(admin=request.user, pk=pk)
+    profile = profile_of(target)
+    return render(
+        request,
+        "billing/profile_history.html",
+        {
+            "target": target,
+            "profile": profile,
+            "entries": profile_history_entries(profile),
+            "next": _next_url(request),
+            "nav": "admin",
+            "admin_nav": "users",
+        },
     )

@@ -1,0 +1,147 @@
+"""Writes of the admin area: users, plans and the tenant's settings.
+
+Each service is atomic and takes keyword arguments only. A refusal raises
+``AccountError`` whose text is fit to show next to the form field it names.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.models import Plan, Tenant, User
+
+logger = logging.getLogger(__name__)
+
+
+class AccountError(Exception):
+    """A refused write. ``field`` names the form field the message belongs to."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _check_plan(plan: Plan | None, tenant_id: int) -> None:
+    if plan is not None and plan.tenant_id != tenant_id:
+        raise AccountError("Pick one of your tenant's plans.", field="plan")
+
+
+def set_password_link(user: User) -> str:
+    """An absolute link where `user` chooses a password. Django's reset token: it
+    stops working once the password is set (the token covers the password hash)."""
+    path = reverse(
+        "accounts:password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return f"{settings.SITE_URL}{path}"
+
+
+def _queue_welcome(user: User, actor: User) -> None:
+    context = {
+        "user": user,
+        "actor": actor,
+        "link": set_password_link(user),
+        "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+    }
+    subject = render_to_string("emails/user_welcome_subject.txt", context).strip()
+    body = render_to_string("emails/user_welcome.txt", context)
+    # EMAIL_BACKEND is django-mailer's: this writes a queue row in our transaction.
+    EmailMessage(subject=" ".join(subject.split()), body=body, to=[user.email]).send()
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor: User,
+    tenant: Tenant,
+    name: str,
+    email: str,
+    plan: Plan | None,
+    is_tenant_admin: bool = False,
+) -> User:
+    """Add a user to the tenant and queue an e-mail with a link to set their password.
+
+    The user has no usable password until they follow the link; they accept the
+    terms of agreement at first login like everyone else.
+    """
+    email = User.objects.normalize_email(email.strip()).lower()
+    name = name.strip()
+    if not name:
+        raise AccountError("Enter the user's name.", field="name")
+    _check_plan(plan, tenant.pk)
+    if User.objects.filter(email__iexact=email).exists():
+        raise AccountError(f"A user with the e-mail {email} already exists.", field="email")
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=email,
+                password=None,
+                name=name,
+                tenant=tenant,
+                plan=plan,
+                is_tenant_admin=is_tenant_admin,
+            )
+    except IntegrityError:  # the same address added at the same moment
+        raise AccountError(
+            f"A user with the e-mail {email} already exists.", field="email"
+        ) from None
+    _queue_welcome(user, actor)
+    logger.info("user %s created in tenant %s by user %s", user.pk, tenant.pk, actor.pk)
+    return user
+
+
+@transaction.atomic
+def user_change_plan(*, actor: User, user: User, plan: Plan | None) -> User:
+    """Put the user on another plan of their tenant (None: bundles only).
+
+    Moving onto a paid subscription plan in a tenant that requires payment
+    profiles holds the user at the gate until their profile is active.
+    """
+    user = User.objects.select_for_update().get(pk=user.pk)
+    _check_plan(plan, user.tenant_id)
+    user.plan = plan
+    user.save(update_fields=["plan"])
+    logger.info("user %s moved to plan %s by user %s", user.pk, plan and plan.pk, actor.pk)
+    return user
+
+
+@transaction.atomic
+def plan_create(*, tenant: Tenant, name: str, kind: str) -> Plan:
+    """Add a plan; names are unique per tenant (ignoring case, so the list stays readable)."""
+    name = " ".join(name.split())
+    if not name:
+        raise AccountError("Enter the plan's name.", field="name")
+    if kind not in Plan.Kind.values:
+        raise AccountError("Choose a kind: paid subscription plan or bundle.", field="kind")
+    if Plan.objects.filter(tenant=tenant, name__iexact=name).exists():
+        raise AccountError(
+            f"Your tenant already has a plan named {name}. Choose another name.", field="name"
+        )
+    try:
+        with transaction.atomic():
+            return Plan.objects.create(tenant=tenant, name=name, kind=kind)
+    except IntegrityError:
+        raise AccountError(
+            f"Your tenant already has a plan named {name}. Choose another name.", field="name"
+        ) from None
+
+
+@transaction.atomic
+def tenant_update_settings(*, tenant: Tenant, require_payment_profile: bool) -> Tenant:
+    """Switch the payment-profile requirement for users on paid subscription plans."""
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    tenant.require_payment_profile = require_payment_profile
+    tenant.save(update_fields=["require_payment_profile"])
+    return tenant

@@ -1,0 +1,217 @@
+"""Admin > Users: the table, its search, filter, sorting and pages, the Actions
+dropdown, and a query count that does not grow with the number of users."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import User
+from billing.models import Method, State
+from tests.helpers import client_for, make_user
+
+URL = reverse("accounts:user_list")
+
+
+def _row(html: str, email: str) -> str:
+    """The <tr> of one user on the page."""
+    match = re.search(rf'<tr data-user="{re.escape(email)}">(.*?)</tr>', html, re.S)
+    assert match, f"no row for {email}"
+    return match.group(1)
+
+
+def _emails(response) -> list[str]:
+    return re.findall(r'<tr data-user="([^"]+)">', response.content.decode())
+
+
+@pytest.fixture
+def cast(alice, dora, bob, betty, charlie):
+    return {"alice": alice, "dora": dora, "bob": bob, "betty": betty, "charlie": charlie}
+
+
+def test_it_lists_the_tenants_users_only(cast, make_profile):
+    make_profile(cast["bob"], State.PENDING, Method.INVOICE)
+    response = client_for(cast["alice"]).get(URL)
+    assert response.status_code == 200
+    assert sorted(_emails(response)) == sorted(
+        ["alice@acme.example", "dora@acme.example", "bob@acme.example", "betty@acme.example"]
+    )
+    row = _row(response.content.decode(), "bob@acme.example")
+    for text in ("Bob User", "Cloud Pro", "Invoice", "Pending activation"):
+        assert text in row
+
+
+def test_it_shows_the_admin_menu_and_the_modal_shell(cast):
+    html = client_for(cast["alice"]).get(URL).content.decode()
+    for label in (">Users<", ">Plans<", ">Settings<", ">Add user<"):
+        assert label in html
+    assert (
+        '<div class="modal fade" id="action-modal" tabindex="-1"><div class="modal-dialog">'
+        '<div class="modal-content"></div></div></div>'
+    ) in html
+
+
+@pytest.mark.parametrize(
+    ("state", "offered", "not_offered"),
+    [
+        (None, [], ["Activate Pay Profile", "Deactivate Pay Profile"]),
+        (State.NONE, [], ["Activate Pay Profile", "Deactivate Pay Profile"]),
+        (State.PENDING, ["Activate Pay Profile"], ["Deactivate Pay Profile"]),
+        (State.ACTIVE, ["Deactivate Pay Profile"], ["Activate Pay Profile"]),
+        (State.INACTIVE, ["Activate Pay Profile"], ["Deactivate Pay Profile"]),
+    ],
+)
+def test_it_offers_the_actions_of_the_rows_state(cast, make_profile, state, offered, not_offered):
+    if state is not None:
+        make_profile(cast["bob"], state)
+    row = _row(client_for(cast["alice"]).get(URL).content.decode(), "bob@acme.example")
+    for label in offered:
+        assert row.count(label) == 1
+    for label in not_offered:
+        assert label not in row
+    for label in ("Billing details", "History", "Change plan"):
+        assert label in row
+
+
+@pytest.mark.parametrize("state", [State.PENDING, State.INACTIVE, State.ACTIVE])
+def test_it_offers_no_transition_on_the_admins_own_row(cast, make_profile, state):
+    make_profile(cast["alice"], state)
+    html = client_for(cast["alice"]).get(URL).content.decode()
+    own = _row(html, "alice@acme.example")
+    assert "Activate Pay Profile" not in own
+    assert "Deactivate Pay Profile" not in own
+    # Another admin sees it on alice's row.
+    other = _row(client_for(cast["dora"]).get(URL).content.decode(), "alice@acme.example")
+    expected = "Deactivate Pay Profile" if state == State.ACTIVE else "Activate Pay Profile"
+    assert expected in other
+
+
+def test_the_action_links_open_in_the_popup_and_come_back_to_the_list(cast, make_profile):
+    make_profile(cast["bob"], State.PENDING)
+    html = client_for(cast["alice"]).get(URL + "?q=bob&sort=-email").content.decode()
+    row = _row(html, "bob@acme.example")
+    activate = reverse("billing:profile_activate", args=[cast["bob"].pk])
+    assert f'data-modal href="{activate}?next=%2Fadmin%2Fusers%2F%3Fq%3Dbob%26sort%3D-email"' in row
+
+
+def test_it_searches_by_name_or_email(cast):
+    client = client_for(cast["alice"])
+    assert _emails(client.get(URL, {"q": "betty"})) == ["betty@acme.example"]
+    assert _emails(client.get(URL, {"q": "BOB USER"})) == ["bob@acme.example"]
+    assert _emails(client.get(URL, {"q": "globex"})) == []  # other tenant: never
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("pending", ["bob@acme.example"]),
+        ("active", ["betty@acme.example"]),
+        ("inactive", ["dora@acme.example"]),
+        ("none", ["alice@acme.example"]),
+        ("", ["alice@acme.example", "betty@acme.example", "bob@acme.example", "dora@acme.example"]),
+        (
+            "bogus",
+            ["alice@acme.example", "betty@acme.example", "bob@acme.example", "dora@acme.example"],
+        ),
+    ],
+)
+def test_it_filters_by_profile_status(cast, make_profile, status, expected):
+    make_profile(cast["bob"], State.PENDING)
+    make_profile(cast["betty"], State.ACTIVE, Method.CREDIT_CARD)
+    make_profile(cast["dora"], State.INACTIVE)
+    response = client_for(cast["alice"]).get(URL, {"status": status})
+    assert response.status_code == 200
+    assert sorted(_emails(response)) == expected
+
+
+def test_the_pending_filter_is_labelled_pending_activation(cast):
+    html = client_for(cast["alice"]).get(URL, {"status": "pending"}).content.decode()
+    assert '<option value="pending" selected>Pending activation</option>' in html
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["Alice Admin", "Betty Bundle", "Bob User", "Dora Admin"]),
+        ("-name", ["Dora Admin", "Bob User", "Betty Bundle", "Alice Admin"]),
+        ("email", ["Alice Admin", "Betty Bundle", "Bob User", "Dora Admin"]),
+        ("status", ["Bob User", "Alice Admin", "Betty Bundle", "Dora Admin"]),
+        ("-status", ["Dora Admin", "Betty Bundle", "Alice Admin", "Bob User"]),
+        ("plan", ["Bob User", "Alice Admin", "Betty Bundle", "Dora Admin"]),
+        ("id; DROP TABLE", ["Alice Admin", "Betty Bundle", "Bob User", "Dora Admin"]),
+    ],
+)
+def test_it_sorts_by_whitelisted_columns(cast, make_profile, sort, expected):
+    # status values sort as text: active < inactive < none < pending
+    make_profile(cast["bob"], State.ACTIVE)
+    make_profile(cast["dora"], State.PENDING)
+    make_profile(cast["alice"], State.INACTIVE)
+    response = client_for(cast["alice"]).get(URL, {"sort": sort})
+    assert response.status_code == 200
+    names = [User.objects.get(email=e).name for e in _emails(response)]
+    assert names == expected
+
+
+def test_it_sorts_by_last_change_with_never_changed_last(cast, make_profile):
+    make_profile(cast["bob"], State.PENDING)
+    response = client_for(cast["alice"]).get(URL, {"sort": "-changed"})
+    assert _emails(response)[0] == "bob@acme.example"
+    response = client_for(cast["alice"]).get(URL, {"sort": "changed"})
+    assert _emails(response)[0] == "bob@acme.example"
+
+
+def test_it_pages_fifty_at_a_time_and_keeps_the_filter(cast, acme):
+    for i in range(60):
+        make_user(f"u{i:03d}@acme.example", acme, name=f"User {i:03d}")
+    client = client_for(cast["alice"])
+    first = client.get(URL, {"q": "u0"})  # u000..u059 match: 60
+    assert len(_emails(first)) == 50
+    html = first.content.decode()
+    assert "Page 1 of 2" in html
+    assert 'href="?q=u0&amp;page=2"' in html
+    second = client.get(URL, {"q": "u0", "page": 2})
+    assert len(_emails(second)) == 10
+    assert set(_emails(first)).isdisjoint(_emails(second))
+    # A page past the end or not a number shows a page, never an error.
+    assert client.get(URL, {"page": 99}).status_code == 200
+    assert client.get(URL, {"page": "x"}).status_code == 200
+
+
+def _users_page_queries(client, params=None) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(URL, params or {})
+    assert response.status_code == 200
+    return len(ctx)
+
+
+def _add_users(acme, plan, make_profile, count: int, start: int) -> None:
+    states = [State.PENDING, State.ACTIVE, State.INACTIVE, State.NONE, None]
+    for i in range(start, start + count):
+        user = make_user(f"load{i:04d}@acme.example", acme, plan=plan, name=f"Load {i:04d}")
+        state = states[i % len(states)]
+        if state is not None:
+            make_profile(user, state, Method.CREDIT_CARD if i % 2 else Method.INVOICE)
+
+
+def test_the_query_count_does_not_grow_with_the_users(
+    cast, acme, paid_plan, make_profile, django_assert_max_num_queries
+):
+    client = client_for(cast["alice"])
+    _add_users(acme, paid_plan, make_profile, 5, 0)
+    with django_assert_max_num_queries(6):
+        client.get(URL)
+    small = _users_page_queries(client)
+
+    _add_users(acme, paid_plan, make_profile, 195, 5)
+    assert User.objects.filter(tenant=acme).count() > 200
+    with django_assert_max_num_queries(6):
+        client.get(URL)
+    large = _users_page_queries(client)
+    assert small == large
+    # Sorted by status and filtered, on the last page: still the same.
+    assert _users_page_queries(client, {"sort": "-status", "page": 3}) == large
+    assert _users_page_queries(client, {"status": "active", "q": "load"}) == large
