@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import tenant_admin_required
 from accounts.models import User
@@ -82,6 +82,12 @@ def _next_url(request: HttpRequest) -> str:
     ):
         return candidate
     return reverse("accounts:user_list")
+
+
+def _read_only() -> HttpResponse:
+    """405 for a page that only shows, answered after the tenant-scoped lookup so that
+    another tenant's user is a 404 whatever the method (unlike @require_GET)."""
+    return HttpResponseNotAllowed(["GET", "HEAD"])
 
 
 def _is_fetch(request: HttpRequest) -> bool:
@@ -194,10 +200,11 @@ def profile_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @tenant_admin_required
-@require_GET
 def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Billing details: what the user saved (a card only as brand, last four, expiry)."""
     target = user_for_admin(admin=request.user, pk=pk)
+    if request.method not in ("GET", "HEAD"):
+        return _read_only()
     context = {
         "target": target,
         "profile": profile_of(target),
@@ -211,10 +218,11 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @tenant_admin_required
-@require_GET
 def profile_history(request: HttpRequest, pk: int) -> HttpResponse:
     """Every transition of the user's profile, newest first, and the current details."""
     target = user_for_admin(admin=request.user, pk=pk)
+    if request.method not in ("GET", "HEAD"):
+        return _read_only()
     profile = profile_of(target)
     return render(
         request,
