@@ -1,0 +1,269 @@
+"""Mail over real SMTP: an aiosmtpd server on loopback and the documented worker.
+
+The app queues each e-mail as a django-mailer row in the transaction of the act;
+`manage.py mail_worker --once` retries what was deferred and sends the queue. On
+PostgreSQL the worker runs as its own process against the test database (as in
+production); SQLite's test database lives in memory, so there it runs in-process.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import subprocess
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings as django_settings
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from mailer.models import RESULT_FAILURE, RESULT_SUCCESS, Message, MessageLog
+
+from billing.models import Method
+from billing.services import (
+    payment_profile_activate,
+    payment_profile_deactivate,
+    payment_profile_submit,
+)
+from tests.helpers import INVOICE_POST
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SITE_URL = "https://ccm.example.test"
+INVOICE = {k: v for k, v in INVOICE_POST.items() if k != "method"}
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class KeepMessages:
+    """aiosmtpd handler: keeps every message it accepts, parsed."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    """A real SMTP server on a fixed loopback port that can go down and come back."""
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.handler = KeepMessages()
+        self.controller: Controller | None = None
+
+    @property
+    def received(self) -> list[tuple[list[str], EmailMessage]]:
+        return self.handler.received
+
+    def start(self) -> None:
+        assert self.controller is None
+        self.controller = Controller(self.handler, hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp(settings):
+    server = SmtpServer()
+    settings.SITE_URL = SITE_URL
+    settings.MAILER_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = server.host
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_TIMEOUT = 5
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_worker(smtp, settings):
+    """Run `manage.py mail_worker --once` against the test database and this server:
+    as its own process where the database allows (``in_process=True`` to save the
+    start-up time where the process boundary is not the point)."""
+
+    def run(*, in_process: bool = False) -> None:
+        db = connection.settings_dict
+        if in_process or db["ENGINE"] != "django.db.backends.postgresql":
+            call_command("mail_worker", "--once")
+            return
+        env = {
+            **os.environ,
+            "DEBUG": "true",
+            "DATABASE_URL": (
+                f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
+                f":{db['PORT'] or 5432}/{db['NAME']}"
+            ),
+            "EMAIL_HOST": smtp.host,
+            "EMAIL_PORT": str(smtp.port),
+            "EMAIL_TIMEOUT": "5",
+            "MAILER_EMAIL_MAX_RETRIES": str(settings.MAILER_EMAIL_MAX_RETRIES),
+        }
+        done = subprocess.run(
+            [sys.executable, "manage.py", "mail_worker", "--once"],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+
+    return run
+
+
+def by_recipient(smtp: SmtpServer) -> dict[str, list[EmailMessage]]:
+    found: dict[str, list[EmailMessage]] = {}
+    for recipients, message in smtp.received:
+        for address in recipients:
+            found.setdefault(address, []).append(message)
+    return found
+
+
+def body_of(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_it_delivers_the_admins_and_the_users_mail_over_smtp(
+    smtp, mail_worker, alice, dora, bob, betty
+):
+    payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
+    mail_worker()
+
+    got = by_recipient(smtp)
+    assert sorted(got) == ["alice@acme.example", "dora@acme.example"]
+    for address, first_name in (("alice@acme.example", "Alice"), ("dora@acme.example", "Dora")):
+        [message] = got[address]
+        assert message["To"] == address
+        assert message["From"] == django_settings.DEFAULT_FROM_EMAIL
+        assert message["Subject"] == "Payment profile of Bob User awaits activation"
+        body = body_of(message)
+        assert f"Hello {first_name}," in body
+        assert "Bob User <bob@acme.example> has set up a payment profile." in body
+        assert "Payment Method: Invoice" in body
+        assert f"{SITE_URL}/admin/users/?status=pending" in body.split()
+    assert Message.objects.count() == 0
+
+    smtp.received.clear()
+    payment_profile_activate(actor=alice, user=bob)
+    mail_worker()
+    [(recipients, message)] = smtp.received
+    assert recipients == ["bob@acme.example"]
+    assert message["Subject"] == "Your payment profile is active"
+    body = body_of(message)
+    assert "Hello Bob," in body
+    assert "Your payment profile (Invoice) has been activated." in body
+    assert f"{SITE_URL}/" in body.split()
+
+    smtp.received.clear()
+    payment_profile_deactivate(actor=alice, user=bob, reason="Invoice overdue <90 days>")
+    mail_worker()
+    [(recipients, message)] = smtp.received
+    assert recipients == ["bob@acme.example"]
+    assert message["Subject"] == "Your payment profile has been deactivated"
+    body = body_of(message)
+    assert "Your payment profile (Invoice) has been deactivated by your admin." in body
+    # Plain text mail: the reason as typed, not HTML-escaped.
+    assert "Reason: Invoice overdue <90 days>" in body
+    assert f"{SITE_URL}/account/" in body.split()
+    assert Message.objects.count() == 0
+    assert MessageLog.objects.filter(result=RESULT_SUCCESS).count() == 4
+
+
+def test_it_keeps_mail_while_smtp_is_down_and_delivers_it_once_when_back(
+    smtp, mail_worker, alice, dora, bob
+):
+    smtp.stop()
+    payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
+    payment_profile_activate(actor=alice, user=bob)
+
+    for _ in range(3):
+        mail_worker()
+    assert smtp.received == []
+    kept = Message.objects.order_by("pk")
+    assert kept.count() == 3
+    assert all(m.priority == 4 for m in kept)  # deferred, not lost
+    # The first try and two retries, for each of the three messages.
+    assert MessageLog.objects.filter(result=RESULT_FAILURE).count() == 9
+
+    smtp.start()
+    mail_worker()
+    mail_worker()  # nothing left: a second run must not send anything again
+
+    got = by_recipient(smtp)
+    assert {address: len(messages) for address, messages in got.items()} == {
+        "alice@acme.example": 1,
+        "dora@acme.example": 1,
+        "bob@acme.example": 1,
+    }
+    assert got["bob@acme.example"][0]["Subject"] == "Your payment profile is active"
+    assert len({m["Message-ID"] for _, m in smtp.received}) == 3
+    assert Message.objects.count() == 0
+    assert MessageLog.objects.filter(result=RESULT_SUCCESS).count() == 3
+
+
+def test_it_stops_retrying_a_message_after_mailer_email_max_retries(
+    smtp, mail_worker, settings, alice, bob
+):
+    settings.MAILER_EMAIL_MAX_RETRIES = 2
+    smtp.stop()
+    payment_profile_activate_ready(alice, bob)
+
+    for _ in range(5):
+        mail_worker(in_process=True)
+    message = Message.objects.get()
+    assert message.retry_count == 2
+    # The first try plus MAILER_EMAIL_MAX_RETRIES retries, then no more.
+    assert MessageLog.objects.filter(result=RESULT_FAILURE).count() == 3
+
+    smtp.start()
+    mail_worker()
+    assert smtp.received == []
+    # Kept (deferred) for an operator to look at, not silently dropped.
+    assert Message.objects.deferred().count() == 1
+
+
+def payment_profile_activate_ready(admin, user) -> None:
+    """Submit and activate without admins to tell, so exactly one message (the
+    user's) is queued."""
+    payment_profile_submit(user=user, method=Method.INVOICE, details=INVOICE)
+    Message.objects.all().delete()
+    payment_profile_activate(actor=admin, user=user)
+    assert Message.objects.count() == 1
+
+
+def test_it_delivers_the_rest_of_the_queue_when_one_message_cannot_be_sent(
+    smtp, mail_worker, settings, bob
+):
+    settings.MAILER_EMAIL_MAX_RETRIES = 1
+    # No server could take this one (a line break in an address); it is queued first.
+    mail.EmailMessage(subject="Broken", body="x", to=["bob@acme.example\nBcc: x@x.test"]).send()
+    mail.EmailMessage(subject="Fine", body="y", to=["bob@acme.example"]).send()
+
+    mail_worker()
+    mail_worker(in_process=True)
+    mail_worker(in_process=True)
+
+    assert [m["Subject"] for _, m in smtp.received] == ["Fine"]
+    broken = Message.objects.get()
+    assert broken.subject == "Broken"
+    assert broken.priority == 4 and broken.retry_count == 1  # kept, retried, given up
