@@ -194,7 +194,7 @@ def _safe_next(request: HttpRequest) -> str:
 def user_create(request: HttpRequest) -> HttpResponse:
     """Add user: they get an e-mail with a link to set their password."""
     tenant = request.user.tenant
-    form = UserCreateForm(request.POST or None, tenant=tenant)
+    form = UserCreateForm(request.POST if request.method == "POST" else None, tenant=tenant)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.user_create(
@@ -227,7 +227,9 @@ def user_plan(request: HttpRequest, pk: int) -> HttpResponse:
     target = user_for_admin(admin=request.user, pk=pk)
     next_url = _safe_next(request)
     form = UserPlanForm(
-        request.POST or None, tenant=request.user.tenant, initial={"plan": target.plan_id}
+        request.POST if request.method == "POST" else None,
+        tenant=request.user.tenant,
+        initial={"plan": target.plan_id},
     )
     if request.method == "POST" and form.is_valid():
         plan = form.cleaned_data["plan"]
@@ -263,7 +265,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def plan_create(request: HttpRequest) -> HttpResponse:
     tenant = request.user.tenant
-    form = PlanCreateForm(request.POST or None, tenant=tenant)
+    form = PlanCreateForm(request.POST if request.method == "POST" else None, tenant=tenant)
     if request.method == "POST" and form.is_valid():
         try:
             plan = services.plan_create(
@@ -286,7 +288,8 @@ def plan_create(request: HttpRequest) -> HttpResponse:
 def tenant_settings(request: HttpRequest) -> HttpResponse:
     tenant = request.user.tenant
     form = TenantSettingsForm(
-        request.POST or None, initial={"require_payment_profile": tenant.require_payment_profile}
+        request.POST if request.method == "POST" else None,
+        initial={"require_payment_profile": tenant.require_payment_profile},
     )
     if request.method == "POST" and form.is_valid():
         services.tenant_update_settings(
