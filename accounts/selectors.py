@@ -44,25 +44,27 @@ def user_list_for_admin(
     """The tenant's users for the Users page, with plan and payment profile joined in.
 
     One query for the rows whatever their number: the plan and the profile come
-    through joins (`select_related`), and the status and method are annotated so
-    they can be filtered and sorted on even for users who have no profile row.
+    through joins (`select_related`), and the status and method are annotated
+    (when filtered or sorted on) so that users without a profile row count as
+    "none" and "".
     """
-    users = (
-        User.objects.filter(tenant=tenant)
-        .select_related("plan", "payment_profile")
-        .annotate(
-            profile_status=Coalesce(F("payment_profile__state"), Value(State.NONE)),
-            profile_method=Coalesce(F("payment_profile__method"), Value("")),
+    users = User.objects.filter(tenant=tenant).select_related("plan", "payment_profile")
+    sort = clean_sort(sort)
+    descending = sort.startswith("-")
+    fields = USER_SORTS[sort.lstrip("-")]
+    # Join the profile into the count query only when the filter or the order needs
+    # it: the plain first page counts the tenant's users alone.
+    if status in STATUS_FILTERS or fields[0] == "profile_status":
+        users = users.annotate(
+            profile_status=Coalesce(F("payment_profile__state"), Value(State.NONE))
         )
-    )
+    if fields[0] == "profile_method":
+        users = users.annotate(profile_method=Coalesce(F("payment_profile__method"), Value("")))
     q = (q or "").strip()
     if q:
         users = users.filter(Q(name__icontains=q) | Q(email__icontains=q))
     if status in STATUS_FILTERS:
         users = users.filter(profile_status=status)
-    sort = clean_sort(sort)
-    descending = sort.startswith("-")
-    fields = USER_SORTS[sort.lstrip("-")]
     ordering = [
         F(fields[0]).desc(nulls_last=True) if descending else F(fields[0]).asc(nulls_last=True),
         *fields[1:],
