@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // Scripts run: the no-JavaScript fallbacks in app.css (html.no-js) step aside.
+  document.documentElement.classList.remove("no-js");
+
   // Payment Information: show the fields of the chosen Payment Method only.
   // Without JavaScript both sets stay visible and the server uses the chosen one.
   function setupPaymentMethod() {
