@@ -1,0 +1,170 @@
+"""The user's side of the seed's story, in a real browser: log in, accept the terms,
+be held at the gate, set up the payment profile (Invoice, then Credit Card), and
+get told what is wrong with a form."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from accounts.models import User
+from billing.models import Method, PaymentProfile, State
+from tests.e2e.steps import log_in, open_account, open_payment_information
+
+PENDING_MESSAGE = "Your payment profile is saved and pending activation by your admin."
+INVOICE = {
+    "Company Name": "Acme Corp",
+    "Billing Contact": "Bob User",
+    "Billing Email": "ap@acme.example",
+    "Address": "1 Main Street",
+    "City": "Springfield",
+    "State / Province (optional)": "IL",
+    "Postal Code": "62701",
+    "Country": "United States",
+    "Purchase Order Number (optional)": "PO-1234",
+    "Tax ID (optional)": "US-99-1234567",
+}
+
+
+def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
+    page: Page, bob: User, shot
+) -> None:
+    User.objects.filter(pk=bob.pk).update(terms_accepted_at=None)
+
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Log in to CloudCenter")).to_be_visible()
+    shot(page, "login", key="login")
+    log_in(page, "bob@acme.example")
+
+    # First login: the terms of agreement, before anything else.
+    expect(page.get_by_role("heading", name="Terms of agreement")).to_be_visible()
+    page.get_by_label("I accept the terms of agreement").check()
+    shot(page, "terms", key="terms")
+    page.get_by_role("button", name="Accept").click()
+
+    # Held at the gate: a paid plan needs a payment profile.
+    expect(page.get_by_role("heading", name="Set up your payment profile")).to_be_visible()
+    shot(page, "gate", key="gate")
+    bob.refresh_from_db()
+    assert bob.terms_accepted_at is not None
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", name="Set up your payment profile")).to_be_visible()
+
+    # The user link at the top right, Account, then the Billing Information link.
+    open_account(page, "Bob User")
+    expect(page.get_by_role("link", name="Not set up", exact=True)).to_be_visible()
+    shot(page, "account", key="account")
+    open_payment_information(page, "Not set up")
+
+    # Credit Card is preselected under Payment Method, and only its fields show.
+    expect(page.get_by_role("radio", name="Credit Card")).to_be_checked()
+    expect(page.get_by_role("radio", name="Invoice")).not_to_be_checked()
+    expect(page.get_by_label("Card Number")).to_be_visible()
+    expect(page.get_by_label("Company Name")).to_be_hidden()
+    shot(page, "payment-information", key="payment-information-credit-card")
+
+    page.get_by_role("radio", name="Invoice").check()
+    expect(page.get_by_label("Card Number")).to_be_hidden()
+    for label, value in INVOICE.items():
+        page.get_by_label(label, exact=True).fill(value)
+    shot(page, "invoice-filled", key="payment-information-invoice")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_role("alert").filter(has_text=PENDING_MESSAGE)).to_be_visible()
+    expect(page.get_by_role("link", name="Invoice", exact=True)).to_be_visible()
+    expect(page.get_by_text("Pending activation", exact=True)).to_be_visible()
+    shot(page, "pending", key="pending")
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert profile.state == State.PENDING
+    assert profile.method == Method.INVOICE
+    assert (profile.company_name, profile.billing_email, profile.po_number) == (
+        "Acme Corp",
+        "ap@acme.example",
+        "PO-1234",
+    )
+
+    # Still held: the admin has not activated it yet.
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", name="pending activation")).to_be_visible()
+    shot(page, "gate-pending", key="gate-pending")
+    open_account(page, "Bob User")
+    expect(page.get_by_role("link", name="Invoice", exact=True)).to_be_visible()
+
+
+def test_it_shows_a_bad_card_number_without_echoing_it_then_saves_the_corrected_card(
+    page: Page, bob: User, shot
+) -> None:
+    log_in(page, "bob@acme.example")
+    open_account(page, "Bob User")
+    open_payment_information(page, "Not set up")
+
+    page.get_by_label("Cardholder Name").fill("Bob User")
+    page.get_by_label("Card Number").fill("4242 4242 4242 4241")
+    page.get_by_label("Expiry (MM/YY)").fill("04/39")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_text("This card number is not valid. Check the digits.")).to_be_visible()
+    # The number and the CVC are never written back into the page; the rest is kept.
+    expect(page.get_by_label("Card Number")).to_have_value("")
+    expect(page.get_by_label("CVC")).to_have_value("")
+    expect(page.get_by_label("Cardholder Name")).to_have_value("Bob User")
+    expect(page.get_by_role("radio", name="Credit Card")).to_be_checked()
+    assert "424242424241" not in page.content().replace(" ", "")
+    shot(page, "card-error", key="payment-information-card-error")
+    assert not PaymentProfile.objects.filter(user=bob).exclude(state=State.NONE).exists()
+
+    page.get_by_label("Card Number").fill("4242 4242 4242 4242")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_role("alert").filter(has_text=PENDING_MESSAGE)).to_be_visible()
+    expect(page.get_by_role("link", name="Credit Card", exact=True)).to_be_visible()
+    expect(page.get_by_text("Card on file: Visa ending in 4242")).to_be_visible()
+    expect(page.get_by_label("Card Number")).to_have_value("")
+    shot(page, "card-pending")
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert (profile.state, profile.method) == (State.PENDING, Method.CREDIT_CARD)
+    assert (profile.card_brand, profile.card_last4) == ("Visa", "4242")
+    assert (profile.card_exp_month, profile.card_exp_year) == (4, 2039)
+
+
+def test_it_sets_up_an_invoice_with_javascript_off(no_js_context, bob: User, shot) -> None:
+    page = no_js_context.new_page()
+    log_in(page, "bob@acme.example")
+    expect(page.get_by_role("heading", name="Set up your payment profile")).to_be_visible()
+    # Without JavaScript the user menu is a plain link to the Account page.
+    page.get_by_role("navigation", name="Main").get_by_role("button", name="Bob User").click()
+    expect(page.get_by_role("heading", name="Account Information")).to_be_visible()
+    open_payment_information(page, "Not set up")
+
+    # Both sets of fields show; the chosen Payment Method decides which are used.
+    expect(page.get_by_label("Card Number")).to_be_visible()
+    expect(page.get_by_label("Company Name")).to_be_visible()
+    page.get_by_role("radio", name="Invoice").check()
+    page.get_by_label("Company Name").fill("Acme Corp")
+    page.get_by_role("button", name="Save").click()
+
+    # Left out on purpose: the required invoice fields, shown as errors.
+    expect(
+        page.get_by_text("Enter the name of the person who receives the invoices.")
+    ).to_be_visible()
+    expect(page.get_by_role("radio", name="Invoice")).to_be_checked()
+    expect(page.get_by_label("Company Name")).to_have_value("Acme Corp")
+    shot(page, "invoice-errors-no-js")
+    assert not PaymentProfile.objects.filter(user=bob).exclude(state=State.NONE).exists()
+
+    for label, value in INVOICE.items():
+        page.get_by_label(label, exact=True).fill(value)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert").filter(has_text=PENDING_MESSAGE)).to_be_visible()
+    expect(page.get_by_role("link", name="Invoice", exact=True)).to_be_visible()
+    shot(page, "invoice-pending-no-js")
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert (profile.state, profile.method, profile.city) == (
+        State.PENDING,
+        Method.INVOICE,
+        "Springfield",
+    )
