@@ -50,3 +50,8 @@ lock:
 
 clean:
 	rm -rf $(VENV) staticfiles artifacts .pytest_cache
+
+## bench: set up, then benchmark the Users page and the transitions at 1,000-100,000 users
+##        (not part of `make test`; BENCH_ARGS="--quick" for CI; DATABASE_URL for PostgreSQL)
+bench: setup
+	$(PY) -m bench $(BENCH_ARGS)
