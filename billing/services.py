@@ -130,33 +130,40 @@ def payment_profile_submit(
     return profile
 
 
-def _refusal(profile: PaymentProfile, action: str) -> str:
-    who = profile.user
-    if profile.state == State.ACTIVE:
-        return f"The payment profile of {who} is already active."
-    if profile.state == State.INACTIVE:
-        return f"The payment profile of {who} is already inactive."
-    if profile.state == State.NONE:
-        return f"{who} has not set up a payment profile yet, so there is nothing to {action}."
-    return f"The payment profile of {who} is pending activation and cannot be {action}d."
-
-
-def _check_admin(profile: PaymentProfile, method, actor: User, action: str) -> None:
+def payment_profile_refusal(
+    *, user: User, profile: PaymentProfile | None, actor: User, action: str
+) -> str:
+    """Why `actor` may not `action` ("activate" or "deactivate") `user`'s profile now,
+    or "" if they may. The services raise it; confirmation pages show it up front."""
+    if profile is None or profile.state == State.NONE:
+        return f"{user} has not set up a payment profile yet, so there is nothing to {action}."
+    method = getattr(profile, action)
     if not can_proceed(method):
-        raise PaymentProfileError(_refusal(profile, action))
+        if profile.state == State.ACTIVE:
+            return f"The payment profile of {user} is already active."
+        if profile.state == State.INACTIVE:
+            return f"The payment profile of {user} is already inactive."
+        return f"The payment profile of {user} is pending activation and cannot be {action}d."
     if not has_transition_perm(method, actor):
-        if actor.pk == profile.user_id:
-            raise PaymentProfileError(
-                f"You cannot {action} your own payment profile: another admin must do it."
-            )
-        raise PaymentProfileError(f"You are not allowed to {action} this payment profile.")
+        if actor.pk == user.pk:
+            return f"You cannot {action} your own payment profile: another admin must do it."
+        return f"You are not allowed to {action} this payment profile."
+    return ""
+
+
+def _check_admin(profile: PaymentProfile, actor: User, action: str) -> None:
+    refusal = payment_profile_refusal(
+        user=profile.user, profile=profile, actor=actor, action=action
+    )
+    if refusal:
+        raise PaymentProfileError(refusal)
 
 
 def payment_profile_activate(*, actor: User, user: User, note: str = "") -> PaymentProfile:
     """An admin activates a pending or inactive profile; the user may then use the console."""
     with transaction.atomic():
         profile = _locked_profile(user)
-        _check_admin(profile, profile.activate, actor, "activate")
+        _check_admin(profile, actor, "activate")
         profile.activate(by=actor, description=note.strip() or "Activated")
         _save(profile)
         notifications.profile_activated(profile)
@@ -168,7 +175,7 @@ def payment_profile_deactivate(*, actor: User, user: User, reason: str = "") -> 
     """An admin deactivates an active profile; the user is held at the gate again."""
     with transaction.atomic():
         profile = _locked_profile(user)
-        _check_admin(profile, profile.deactivate, actor, "deactivate")
+        _check_admin(profile, actor, "deactivate")
         profile.deactivate(by=actor, description=reason.strip() or None)
         _save(profile)
         notifications.profile_deactivated(profile)

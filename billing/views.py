@@ -11,15 +11,16 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import tenant_admin_required
 from accounts.models import User
-from accounts.selectors import admin_actions, user_for_admin
+from accounts.selectors import user_for_admin
 from billing.forms import PaymentProfileForm, ProfileActivateForm, ProfileDeactivateForm
 from billing.gateway import CardError
-from billing.models import PaymentProfile, State
+from billing.models import State
 from billing.selectors import profile_history_entries, profile_of, user_is_gated
 from billing.services import (
     PaymentProfileError,
     payment_profile_activate,
     payment_profile_deactivate,
+    payment_profile_refusal,
     payment_profile_submit,
 )
 
@@ -95,24 +96,6 @@ def _is_fetch(request: HttpRequest) -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
 
-def _unavailable(profile: PaymentProfile | None, target: User, actor: User, action: str) -> str:
-    """Why `action` cannot be run now, worded like the service's refusals; "" if it can.
-    Only for the confirmation page: the service checks again on POST."""
-    if profile is None or profile.state == State.NONE:
-        return f"{target} has not set up a payment profile yet, so there is nothing to {action}."
-    if action in admin_actions(profile, actor):
-        return ""
-    if action == "activate" and profile.state == State.ACTIVE:
-        return f"The payment profile of {target} is already active."
-    if action == "deactivate" and profile.state == State.INACTIVE:
-        return f"The payment profile of {target} is already inactive."
-    if action == "deactivate" and profile.state == State.PENDING:
-        return f"The payment profile of {target} is pending activation and cannot be deactivated."
-    if actor.pk == target.pk:
-        return f"You cannot {action} your own payment profile: another admin must do it."
-    return f"You are not allowed to {action} this payment profile."
-
-
 def _profile_action(
     request: HttpRequest,
     pk: int,
@@ -150,7 +133,9 @@ def _profile_action(
         "action": action,
         "action_url": request.path,
         "next": next_url,
-        "unavailable": _unavailable(profile, target, request.user, action),
+        "unavailable": payment_profile_refusal(
+            user=target, profile=profile, actor=request.user, action=action
+        ),
         "nav": "admin",
         "admin_nav": "users",
     }
