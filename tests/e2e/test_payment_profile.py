@@ -86,7 +86,7 @@ def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
     # Still held: the admin has not activated it yet.
     page.get_by_role("link", name="Dashboard").click()
     expect(page.get_by_role("heading", name="pending activation")).to_be_visible()
-    shot(page, "gate-pending", key="gate-pending")
+    shot(page, "gate-pending")
     open_account(page, "Bob User")
     expect(page.get_by_role("link", name="Invoice", exact=True)).to_be_visible()
 

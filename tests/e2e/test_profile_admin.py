@@ -67,8 +67,9 @@ def transitions(profile: PaymentProfile) -> list[tuple[str, str, str]]:
 
 
 def test_it_activates_and_deactivates_a_pay_profile_through_the_popups(
-    new_context, alice: User, bob: User, shot
+    new_context, alice: User, bob: User, dora: User, betty: User, shot
 ) -> None:
+    # Dora and Betty only fill the Users page, so Bob's row sits among others.
     profile = bob_saves(bob)
     user = new_context().new_page()
     log_in(user, "bob@acme.example")
@@ -121,7 +122,7 @@ def test_it_activates_and_deactivates_a_pay_profile_through_the_popups(
     open_actions(row)
     expect(row.get_by_role("link", name="Activate Pay Profile", exact=True)).to_be_visible()
     expect(row.get_by_role("link", name="Deactivate Pay Profile", exact=True)).to_have_count(0)
-    shot(admin, "deactivated", key="admin-status-after-deactivation")
+    shot(admin, "deactivated")
     profile.refresh_from_db()
     assert (profile.state, profile.deactivation_reason) == (State.INACTIVE, REASON)
     assert [entry[:2] for entry in transitions(profile)] == [
