@@ -9,6 +9,7 @@ the end, and ``transaction=True`` lets the threads see each other's commits.
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -66,6 +67,16 @@ def run_in_threads(workers: list[Callable[[], None]], timeout: float = 60) -> li
         thread.join(timeout)
         assert not thread.is_alive(), "a racing thread hung (deadlock?)"
     return escaped
+
+
+def shown_messages(html: str) -> list[tuple[str, str]]:
+    """The flash messages on a page, as (alert kind, text)."""
+    return [
+        (kind, " ".join(text.split()))
+        for kind, text in re.findall(
+            r'class="alert alert-(\w+)[^"]*" role="alert">(.*?)<', html, re.S
+        )
+    ]
 
 
 def log_of(profile: PaymentProfile) -> list[StateLog]:
@@ -208,3 +219,49 @@ def test_it_answers_both_pages_when_the_same_user_posts_the_form_twice_at_once(
     assert statuses == [302, 302]
     assert PaymentProfile.objects.filter(user=user).count() == 1
     assert PaymentProfile.objects.get(user=user).state == State.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("action", ["activate", "deactivate"])
+def test_it_lets_one_of_two_admins_act_on_the_same_row_from_the_users_page(
+    acme, paid_plan, alice, dora, action
+):
+    """Alice and Dora both press Save (or OK) on the same row at the same moment: one
+    transition, and the other admin is told why nothing happened, not shown a 500."""
+    users = [
+        make_user(f"row{i}@acme.example", acme, plan=paid_plan, name=f"Row {i}") for i in range(5)
+    ]
+    for user in users:
+        payment_profile_submit(user=user, method=Method.INVOICE, details=INVOICE_DETAILS)
+        if action == "deactivate":
+            payment_profile_activate(actor=alice, user=user)
+    admin_clients = [client_for(alice), client_for(dora)]
+    data = {"reason": "Invoice overdue"} if action == "deactivate" else {}
+    target_state = State.ACTIVE if action == "activate" else State.INACTIVE
+
+    for user in users:
+        responses = []
+        barrier = threading.Barrier(2)
+        url = reverse(f"billing:profile_{action}", args=[user.pk])
+
+        def post(client, url=url, barrier=barrier, responses=responses):
+            def run():
+                barrier.wait(timeout=30)
+                responses.append(client.post(url, data, follow=True))
+
+            return run
+
+        assert run_in_threads([post(c) for c in admin_clients]) == []
+        assert [r.status_code for r in responses] == [200, 200]
+        assert all(r.redirect_chain[0][0] == reverse("accounts:user_list") for r in responses)
+        # Read from the pages themselves: the test client's captured context is not
+        # thread-safe (both clients hear every template rendered meanwhile).
+        said = sorted(shown_messages(r.content.decode()) for r in responses)
+        assert said == [
+            [("danger", f"The payment profile of {user} is already {target_state}.")],
+            [("success", f"Payment profile of {user} {action}d.")],
+        ], said
+        profile = PaymentProfile.objects.get(user=user)
+        assert profile.state == target_state
+        expected = ["submit", "activate"] + (["deactivate"] if action == "deactivate" else [])
+        assert [e.transition for e in log_of(profile)] == expected
