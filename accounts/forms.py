@@ -3,7 +3,7 @@ from __future__ import annotations
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from accounts.models import Plan, Tenant, User
 
@@ -31,6 +31,15 @@ class LoginForm(AuthenticationForm):
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().lower()
+
+
+class PasswordLinkForm(PasswordResetForm):
+    """Forgot your password: also for users an admin added who have not set one yet
+    (Django's own form skips users without a usable password), so an expired
+    welcome link is never a dead end. Disabled accounts (is_active off) get nothing."""
+
+    def get_users(self, email):
+        return User.objects.filter(email__iexact=email.strip(), is_active=True)
 
 
 class TermsForm(forms.Form):

@@ -54,6 +54,7 @@ def _queue_welcome(user: User, actor: User) -> None:
         "actor": actor,
         "link": set_password_link(user),
         "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+        "site_url": settings.SITE_URL,
     }
     subject = render_to_string("emails/user_welcome_subject.txt", context).strip()
     body = render_to_string("emails/user_welcome.txt", context)

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from accounts import views
+from accounts.forms import PasswordLinkForm
 
 app_name = "accounts"
 
@@ -37,6 +38,7 @@ urlpatterns = [
     path(
         "password-reset/",
         auth_views.PasswordResetView.as_view(
+            form_class=PasswordLinkForm,
             template_name="accounts/password_reset.html",
             email_template_name="emails/password_reset.txt",
             subject_template_name="emails/password_reset_subject.txt",

@@ -51,3 +51,27 @@ def test_it_mails_a_password_reset_link_through_the_queue(alice, settings):
     mail = Message.objects.get().email
     assert mail.to == [alice.email]
     assert f"{settings.SITE_URL}/password-reset/" in mail.body
+
+
+def test_it_sends_a_password_link_to_a_user_who_never_set_one(acme):
+    from mailer.models import Message
+
+    from accounts.models import User
+
+    user = User.objects.create_user("new@acme.example", None, name="New", tenant=acme)
+    assert not user.has_usable_password()
+    client_for(None).post(reverse("accounts:password_reset"), {"email": "NEW@acme.example"})
+    assert Message.objects.get().email.to == ["new@acme.example"]
+
+
+def test_it_sends_no_password_link_to_a_disabled_user(acme):
+    from mailer.models import Message
+
+    from tests.helpers import make_user
+
+    make_user("gone@acme.example", acme, is_active=False)
+    response = client_for(None).post(
+        reverse("accounts:password_reset"), {"email": "gone@acme.example"}
+    )
+    assert response.status_code == 302  # the same answer, so addresses can't be probed
+    assert not Message.objects.exists()
