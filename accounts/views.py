@@ -48,6 +48,7 @@ class LoginView(auth_views.LoginView):
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     context = {"nav": "home", "profile": profile_of(request.user)}
     if request.user.is_tenant_admin and request.user.tenant_id:
@@ -73,6 +74,7 @@ def terms(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def account(request: HttpRequest) -> HttpResponse:
     return render(
         request,

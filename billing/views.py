@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import tenant_admin_required
 from accounts.models import User
@@ -62,6 +62,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def gate(request: HttpRequest) -> HttpResponse:
     """Where a user who needs an active payment profile is held, told what to do next."""
     if not user_is_gated(request.user):

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
+from django.contrib import admin
 from django.contrib.sessions.models import Session
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_fsm_log.models import StateLog
 from mailer.models import Message
@@ -300,3 +301,223 @@ def test_the_scan_would_catch_what_the_policy_blocks():
     assert find_inline_code('<div style="color:red">')
     assert find_inline_code('<a onclick="x()">')
     assert not find_inline_code('<script src="/static/js/app.js" defer></script>')
+
+
+# --- Every URL x every role ------------------------------------------------------
+#
+# tests/accounts/test_admin_area.py walks the admin area in depth (including what the
+# pages show). This matrix is the cross-cutting one: every URL the resolver knows,
+# including the user-side pages and the superuser, so a URL added later without an
+# entry here fails `test_every_url_has_an_expected_status`.
+
+ROLES = ("anonymous", "bob", "alice", "charlie", "root")
+L = "→ login"  # 302 to the login page, coming back here afterwards
+G = "→ gate"  # 302 to the payment-profile gate (bob's profile is pending)
+H = "→ home"  # 302 to the dashboard
+USERS = "/admin/users/"
+
+# name: {method: (anonymous, bob, alice, charlie, root)}. bob's profile is pending, so
+# bob is held at the gate; root is a superuser with no tenant (he runs the
+# installation through /django-admin/, not a tenant's admin area).
+EXPECTED: dict[str, dict[str, tuple]] = {
+    "accounts:home": {"GET": (L, G, 200, 200, 200), "POST": (L, G, 405, 405, 405)},
+    "accounts:login": {"GET": (200, H, H, H, H), "POST": (H, H, H, H, H)},
+    "accounts:logout": {"GET": (405,) * 5, "POST": (LOGIN,) * 5},
+    "accounts:terms": {"GET": (L, H, H, H, H), "POST": (L, H, H, H, H)},
+    "accounts:account": {"GET": (L, 200, 200, 200, 200), "POST": (L, 405, 405, 405, 405)},
+    "accounts:user_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
+    "accounts:user_create": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, USERS, USERS, 403)},
+    "accounts:user_plan": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, USERS, 404, 403)},
+    "accounts:plan_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
+    "accounts:plan_create": {
+        "GET": (L, 403, 200, 200, 403),
+        "POST": (L, 403, "/admin/plans/", "/admin/plans/", 403),
+    },
+    "accounts:tenant_settings": {
+        "GET": (L, 403, 200, 200, 403),
+        "POST": (L, 403, "/admin/settings/", "/admin/settings/", 403),
+    },
+    "accounts:password_change": {
+        "GET": (L, 200, 200, 200, 200),
+        "POST": (L, *(["/account/password/done/"] * 4)),
+    },
+    "accounts:password_change_done": {
+        "GET": (L, 200, 200, 200, 200),
+        "POST": (L, 405, 405, 405, 405),
+    },
+    "accounts:password_reset": {"GET": (200,) * 5, "POST": ("/password-reset/sent/",) * 5},
+    "accounts:password_reset_done": {"GET": (200,) * 5, "POST": (405,) * 5},
+    # A made-up link: the page says it is invalid, for anyone, by either method.
+    "accounts:password_reset_confirm": {"GET": (200,) * 5, "POST": (200,) * 5},
+    "accounts:password_reset_complete": {"GET": (200,) * 5, "POST": (405,) * 5},
+    "billing:profile_edit": {
+        "GET": (L, 200, 200, 200, 200),
+        "POST": (L, *(["/account/billing/"] * 4)),
+    },
+    "billing:gate": {"GET": (L, 200, H, H, H), "POST": (L, 405, 405, 405, 405)},
+    "billing:profile_activate": {
+        "GET": (L, 403, 200, 404, 403),
+        "POST": (L, 403, USERS, 404, 403),
+    },
+    "billing:profile_deactivate": {
+        "GET": (L, 403, 200, 404, 403),
+        "POST": (L, 403, USERS, 404, 403),
+    },
+    "billing:profile_detail": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, 405, 404, 403)},
+    "billing:profile_history": {
+        "GET": (L, 403, 200, 404, 403),
+        "POST": (L, 403, 405, 404, 403),
+    },
+}
+
+NEW_PASSWORD = "a much longer pass phrase 42"
+
+
+def post_data(name: str, cast: dict) -> dict:
+    """A valid form for each URL, so that where the POST is allowed it really acts."""
+    data = {
+        "accounts:login": {"username": "alice@acme.example", "password": PASSWORD},
+        "accounts:terms": {"accept": "on"},
+        "accounts:user_create": {"name": "New Person", "email": "new@new.example", "plan": ""},
+        "accounts:user_plan": {"plan": cast["bundle"].pk},
+        "accounts:plan_create": {"name": "Enterprise", "kind": "subscription"},
+        "accounts:tenant_settings": {"require_payment_profile": "on"},
+        "accounts:password_change": {
+            "old_password": PASSWORD,
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+        "accounts:password_reset": {"email": "bob@acme.example"},
+        "accounts:password_reset_confirm": {
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+        "billing:profile_edit": INVOICE_POST,
+        "billing:profile_deactivate": {"reason": "Checking"},
+    }
+    return data.get(name, {})
+
+
+@pytest.fixture
+def cast(alice, bob, dora, charlie, bundle, make_profile):
+    make_profile(bob, State.PENDING)
+    root = User.objects.create_superuser(email="root@ops.example", password=PASSWORD, name="Root")
+    return {
+        "anonymous": None,
+        "bob": bob,
+        "alice": alice,
+        "charlie": charlie,
+        "root": root,
+        "bundle": bundle,
+    }
+
+
+APP_URLS = {name: (route, pattern) for name, route, pattern in app_url_patterns()}
+
+
+def test_every_url_has_an_expected_status():
+    assert sorted(set(APP_URLS) - set(EXPECTED)) == [], "add the new URLs to EXPECTED"
+    assert sorted(set(EXPECTED) - set(APP_URLS)) == [], "drop the URLs that are gone"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("who", ROLES)
+@pytest.mark.parametrize("name", sorted(APP_URLS))
+def test_every_url_answers_every_role_as_expected(cast, name, who, method):
+    if name not in EXPECTED:
+        pytest.fail(f"unknown URL name {name!r}: add its expected statuses to EXPECTED")
+    route, pattern = APP_URLS[name]
+    path = path_of(route, pattern, cast["bob"].pk)
+    expected = EXPECTED[name][method][ROLES.index(who)]
+    client = Client()
+    if cast[who] is not None:
+        client.force_login(cast[who])
+
+    before = snapshot()
+    response = client.get(path) if method == "GET" else client.post(path, post_data(name, cast))
+
+    location = response.get("Location", "")
+    if expected == L:
+        assert (response.status_code, location) == (302, f"{LOGIN}?next={path}")
+    elif expected == G:
+        assert (response.status_code, location) == (302, reverse("billing:gate"))
+    elif expected == H:
+        assert (response.status_code, location) == (302, reverse("accounts:home"))
+    elif isinstance(expected, str):
+        assert (response.status_code, location) == (302, expected)
+    else:
+        assert response.status_code == expected, location
+
+    acted = method == "POST" and isinstance(expected, str) and expected.startswith("/")
+    # A successful log-in stamps last_login: that is the POST doing its job.
+    acted = acted or (method == "POST" and name == "accounts:login" and who == "anonymous")
+    if not acted:
+        # Refused, redirected away or only shown: nothing may have changed.
+        assert snapshot() == before
+    if response.status_code == 200 and "html" in response.get("Content-Type", ""):
+        assert find_inline_code(response.content.decode()) == []
+
+
+def test_a_superuser_runs_the_installation_from_the_django_admin(cast, make_profile):
+    client = Client()
+    client.force_login(cast["root"])
+    profile = PaymentProfile.objects.get(user=cast["bob"])
+    for path in (
+        "/django-admin/",
+        f"/django-admin/accounts/user/{cast['bob'].pk}/change/",
+        f"/django-admin/billing/paymentprofile/{profile.pk}/change/",
+    ):
+        assert client.get(path).status_code == 200, path
+
+
+# logout/login need no login; autocomplete answers only with its query parameters.
+SKIPPED_ADMIN_URLS = {None, "logout", "login", "app_list", "autocomplete"}
+
+
+def refused_add_pages() -> set[str]:
+    """The "add" pages of models whose admin allows no adding (profiles are made by the
+    services, axes' logs are written by axes): 403 even for a superuser."""
+    request = RequestFactory().get("/django-admin/")
+    request.user = User(is_superuser=True, is_staff=True, is_active=True)
+    return {
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_add")
+        for model, model_admin in admin.site._registry.items()
+        if not model_admin.has_add_permission(request)
+    }
+
+
+def admin_site_urls() -> list[str]:
+    """Every URL of Django's admin site that needs no object id."""
+    paths = []
+
+    def walk(patterns, prefix: str, namespace: str | None) -> None:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, prefix + str(entry.pattern), entry.namespace or namespace)
+            elif (
+                namespace == "admin"
+                and not entry.pattern.converters
+                and entry.name not in SKIPPED_ADMIN_URLS
+            ):
+                paths.append("/" + prefix + str(entry.pattern))
+
+    walk(get_resolver().url_patterns, "", None)
+    return paths
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_only_a_superuser_gets_into_the_django_admin(cast, who):
+    paths = admin_site_urls()
+    assert len(paths) > 10
+    refused = refused_add_pages()
+    assert reverse("admin:billing_paymentprofile_add") in refused
+    client = Client()
+    if cast[who] is not None:
+        client.force_login(cast[who])
+    for path in paths:
+        response = client.get(path)
+        if who == "root":
+            assert response.status_code == (403 if path in refused else 200), path
+        else:
+            assert response.status_code == 302, path
+            assert response["Location"].startswith("/django-admin/login/"), path
