@@ -79,7 +79,9 @@ def _next_url(request: HttpRequest) -> str:
     """Where to go after an action: the Users page as the admin left it (search,
     filter, sort, page), if `next` is a local URL; the plain Users page otherwise."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
+    # A path on this site: redirect() would take anything else without a "/" for a
+    # URL name ("a b" → NoReverseMatch, a 500) or a path relative to the action's URL.
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
@@ -142,7 +144,7 @@ def _profile_action(
     }
     if _is_fetch(request):
         return render(request, "billing/_profile_action_modal.html", context)
-    return render(request, f"billing/profile_{action}.html", context)
+    return render(request, "billing/profile_action.html", context)
 
 
 @tenant_admin_required
