@@ -144,7 +144,7 @@ def _profile_action(
     }
     if _is_fetch(request):
         return render(request, "billing/_profile_action_modal.html", context)
-    return render(request, "billing/profile_action.html", context)
+    return render(request, f"billing/profile_{action}.html", context)
 
 
 @tenant_admin_required
