@@ -111,7 +111,9 @@ class UserRow:
 @require_GET
 def user_list(request: HttpRequest) -> HttpResponse:
     """Admin > Users: the tenant's users with search, status filter, sorting, pages."""
-    q = request.GET.get("q", "").strip()[:100]
+    # No name or e-mail can hold a NUL (the forms refuse it), and PostgreSQL refuses
+    # one in a query: drop it rather than fail.
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     status = request.GET.get("status", "")
     status = status if status in STATUS_FILTERS else ""
     sort = clean_sort(request.GET.get("sort"))
@@ -184,7 +186,9 @@ def _form_error(form, error: AccountError) -> None:
 
 def _safe_next(request: HttpRequest) -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
+    # A path on this site: redirect() would take anything else without a "/" for a
+    # URL name ("a b" → NoReverseMatch, a 500) or a path relative to the action's URL.
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate

@@ -7,7 +7,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
 
-from billing.gateway import card_brand, cvc_length, expiry_passed, luhn_ok
+from billing.gateway import ascii_digits, card_brand, cvc_length, expiry_passed, luhn_ok
 from billing.models import INVOICE_FIELDS, Method, PaymentProfile
 from billing.services import CardInput
 
@@ -20,7 +20,7 @@ class SecretInput(forms.TextInput):
         return super().get_context(name, None, attrs)
 
 
-_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$")
+_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$", re.ASCII)
 
 _REQUIRED_FOR = {
     Method.CREDIT_CARD: {
@@ -58,7 +58,10 @@ class PaymentProfileForm(forms.Form):
         choices=Method.choices,
         initial=Method.CREDIT_CARD,
         widget=forms.RadioSelect,
-        error_messages={"required": "Choose a payment method: Credit Card or Invoice."},
+        error_messages={
+            "required": "Choose a payment method: Credit Card or Invoice.",
+            "invalid_choice": "Choose a payment method: Credit Card or Invoice.",
+        },
     )
 
     cardholder_name = _text("Cardholder Name", 200, autocomplete="cc-name")
@@ -167,7 +170,7 @@ class PaymentProfileForm(forms.Form):
         number = cleaned.get("card_number") or ""
         brand = None
         if number and "card_number" not in self.errors:
-            if not number.isdigit() or not 12 <= len(number) <= 19:
+            if not ascii_digits(number) or not 12 <= len(number) <= 19:
                 self.add_error("card_number", "A card number has 12 to 19 digits.")
             elif not luhn_ok(number):
                 self.add_error("card_number", "This card number is not valid. Check the digits.")
@@ -201,7 +204,7 @@ class PaymentProfileForm(forms.Form):
         cvc = (cleaned.get("cvc") or "").strip()
         if cvc and "cvc" not in self.errors:
             wanted = cvc_length(brand) if brand else None
-            if not cvc.isdigit() or (wanted and len(cvc) != wanted) or len(cvc) not in (3, 4):
+            if not ascii_digits(cvc) or (wanted and len(cvc) != wanted) or len(cvc) not in (3, 4):
                 digits = f"{wanted}-digit" if wanted else "3- or 4-digit"
                 self.add_error("cvc", f"Enter the {digits} security code (CVC) from the card.")
 

@@ -46,6 +46,12 @@ class CardToken:
         return f"CardToken(brand={self.brand!r}, last4={self.last4!r})"
 
 
+def ascii_digits(text: str) -> bool:
+    """Only 0-9: str.isdigit() also says yes to "²" or "٤", which int() then refuses
+    (or which a processor would not expect in a card number or CVC)."""
+    return text.isascii() and text.isdigit()
+
+
 def luhn_ok(number: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(number)):
@@ -88,7 +94,7 @@ class LocalGateway:
     def tokenize(
         self, *, number: str, exp_month: int, exp_year: int, cvc: str, cardholder: str
     ) -> CardToken:
-        if not number.isdigit() or not luhn_ok(number):
+        if not ascii_digits(number) or not luhn_ok(number):
             raise CardError("This card number is not valid. Check the digits and try again.")
         brand = card_brand(number)
         if brand is None:
@@ -97,7 +103,7 @@ class LocalGateway:
             )
         if expiry_passed(exp_month, exp_year):
             raise CardError("This card has expired.")
-        if not cvc.isdigit() or len(cvc) != cvc_length(brand):
+        if not ascii_digits(cvc) or len(cvc) != cvc_length(brand):
             raise CardError(f"Enter the {cvc_length(brand)}-digit security code (CVC).")
         return CardToken(
             token=f"tok_local_{secrets.token_urlsafe(18)}",

@@ -1,0 +1,477 @@
+"""Hostile input: arbitrary text, huge values, control characters (NUL included),
+HTML and SQL-looking strings in every form and every query parameter we read.
+
+For each generated request: never a 500; when the form refuses the input, nothing
+is stored and every error says what to fix; when it accepts it, what was stored
+is shown escaped on every page that displays it.
+
+Each example runs in its own transaction that is rolled back (pytest-django
+resets the database per test, not per hypothesis example), so examples do not
+see each other's rows. Runs on SQLite and on PostgreSQL (which refuses NUL in
+text: the forms must stop it first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils.html import escape
+from django_fsm_log.models import StateLog
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from mailer.models import Message
+
+from accounts.models import Plan, Tenant, User
+from billing.models import INVOICE_FIELDS, Method, PaymentProfile, State
+from tests.helpers import CARD_POST, INVOICE_POST, PASSWORD, client_for, make_user
+
+HUGE = 100_000
+
+# Strings a careless form or template trips over. Each HTML one is recognisable in
+# a page by `_RAW_MARKERS` if it were ever rendered unescaped.
+NASTY = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "Acme\x00 Corp",
+    "\x01\x02\x07\x08\x0b\x0c\x1b\x7f",
+    "\r\n\t",
+    "\u202eevil\u202c",
+    "\ufeff",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "'><svg onload=alert(1)>",
+    "javascript:alert(1)",
+    "{{ 7|add:7 }}{% debug %}",
+    "'; DROP TABLE accounts_user; --",
+    "' OR '1'='1",
+    '" OR ""="',
+    "1; SELECT pg_sleep(5)",
+    "%00",
+    "%",
+    "_",
+    "\\",
+    "Ünïcödé 名前 🚀",
+    "x" * HUGE,
+    "<" * HUGE,
+    "\x00" * 1_000,
+]
+_RAW_MARKERS = ("<script>alert", "<img src=x onerror", "<svg onload")
+
+# Digits that are not ASCII: str.isdigit() says yes to all of them, int() does not.
+ODD_DIGITS = ["²", "٤", "४", "\U0001d7dc", "①", "¼"]
+
+hostile_text = st.one_of(
+    st.sampled_from(NASTY),
+    st.text(max_size=40),
+    st.text(st.characters(codec="ascii"), max_size=40),
+    st.text(st.characters(max_codepoint=0x1F), max_size=8),  # control characters
+    st.lists(st.sampled_from(NASTY[:22]) | st.text(max_size=8), max_size=4).map("".join),
+)
+
+# Things that look like a card number, expiry or CVC, but are not quite.
+digitish = st.one_of(
+    hostile_text,
+    st.text(st.sampled_from([*"0123456789 -/", *ODD_DIGITS]), max_size=24),
+    st.sampled_from(["4242 4242 4242 42²4", "4242424242424٢42", "٠٤/٣٩", "04/²9", "1²3"]),
+)
+
+HOSTILE_SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
+
+# Django's catch-all wording, which tells the person nothing about what to change.
+GENERIC_ERRORS = ("This field is required.", "Enter a valid value.", "Select a valid choice.")
+
+TRACKED = (User, Tenant, Plan, PaymentProfile, StateLog, Message)
+
+
+def snapshot() -> dict[str, list[dict]]:
+    return {model.__name__: list(model.objects.order_by("pk").values()) for model in TRACKED}
+
+
+def changed(before: dict, after: dict) -> set[str]:
+    return {name for name in before if before[name] != after[name]}
+
+
+@contextlib.contextmanager
+def rolled_back():
+    """One hypothesis example: whatever it stores is gone before the next one."""
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+def page(client: Client, url: str, **params) -> str:
+    response = client.get(url, params)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.content.decode()
+
+
+def assert_no_raw_html(html: str) -> None:
+    for marker in _RAW_MARKERS:
+        assert marker not in html
+
+
+def assert_shown_escaped(html: str, *values: str) -> None:
+    """Each stored value is on the page in its escaped form, and no hostile markup
+    made it through raw."""
+    for value in values:
+        if value:
+            assert escape(value) in html, f"{value[:60]!r} not shown (escaped)"
+    assert_no_raw_html(html)
+
+
+def assert_refused_clearly(response, before: dict) -> None:
+    """A refused form: the page again with errors that say what to fix, nothing stored."""
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.errors, "neither stored nor refused"
+    html = response.content.decode()
+    for messages in form.errors.values():
+        for message in messages:
+            assert message.strip()
+            assert not message.startswith(GENERIC_ERRORS), message
+            assert escape(message) in html
+    assert_no_raw_html(html)
+    assert snapshot() == before
+
+
+def assert_local_redirect(response) -> None:
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert not location.scheme and not location.netloc, response["Location"]
+    assert response["Location"].startswith("/")
+
+
+# --- The Payment Information form (bob) ---------------------------------------
+
+PROFILE_EDIT = reverse("billing:profile_edit")
+
+
+@pytest.fixture
+def admins_and_bob(alice, bob):
+    return client_for(alice), client_for(bob)
+
+
+def _submit_profile(alice_client: Client, bob_client: Client, bob: User, post: dict) -> None:
+    before = snapshot()
+    response = bob_client.post(PROFILE_EDIT, post)
+    assert response.status_code < 500
+    html = response.content.decode()
+    # What was typed as a card number or CVC is never written back into the page.
+    for secret in ("card_number", "cvc"):
+        for tag in re.findall(rf'<input[^>]*name="{secret}"[^>]*>', html):
+            assert "value=" not in tag, tag
+    if response.status_code == 200:
+        assert_refused_clearly(response, before)
+        return
+    assert response.status_code == 302 and response["Location"] == PROFILE_EDIT
+    assert changed(before, snapshot()) <= {"PaymentProfile", "StateLog", "Message"}
+    profile = PaymentProfile.objects.get(user=bob)
+    assert profile.state == State.PENDING
+    if profile.method == Method.INVOICE:
+        stored = [getattr(profile, field) for field in INVOICE_FIELDS]
+        for field in INVOICE_FIELDS:
+            assert getattr(profile, field) == str(post.get(field, "")).strip()
+    else:
+        stored = [profile.cardholder_name]
+        assert profile.cardholder_name == str(post["cardholder_name"]).strip()
+    detail = reverse("billing:profile_detail", args=[bob.pk])
+    assert_shown_escaped(page(alice_client, detail), *stored)
+    assert_shown_escaped(page(alice_client, reverse("billing:profile_history", args=[bob.pk])))
+    assert_shown_escaped(page(alice_client, reverse("accounts:user_list")))
+    assert_shown_escaped(page(bob_client, reverse("accounts:account")))
+    assert_shown_escaped(page(bob_client, PROFILE_EDIT))
+
+
+@HOSTILE_SETTINGS
+@given(changes=st.dictionaries(st.sampled_from([*INVOICE_FIELDS, "method"]), hostile_text))
+@example(changes={"company_name": "<script>alert(1)</script>", "city": '"><img src=x onerror>'})
+@example(changes={"company_name": "Acme\x00 Corp"})
+@example(changes={"address": "x" * HUGE})
+@example(changes={"tax_id": "' OR '1'='1", "po_number": "'; DROP TABLE accounts_user; --"})
+@example(changes={"method": "bitcoin"})
+@example(changes={"method": "\x00"})
+def test_the_invoice_form_never_fails_and_stores_only_what_it_shows_escaped(
+    admins_and_bob, bob, changes
+):
+    with rolled_back():
+        _submit_profile(*admins_and_bob, bob, {**INVOICE_POST, **changes})
+
+
+@HOSTILE_SETTINGS
+@given(
+    cardholder=hostile_text,
+    changes=st.dictionaries(st.sampled_from(["card_number", "card_expiry", "cvc"]), digitish),
+)
+@example(cardholder="<script>alert(1)</script>", changes={})
+@example(cardholder="Bob", changes={"card_number": "4242 4242 4242 42²4"})
+@example(cardholder="Bob", changes={"card_number": "4242\x004242 4242 4242"})
+@example(cardholder="Bob", changes={"card_expiry": "٠٤/٣٩"})
+@example(cardholder="Bob", changes={"cvc": "1²3"})
+@example(cardholder="Bob", changes={"cvc": "١٢٣"})
+@example(cardholder="Bob", changes={"card_number": "4" * HUGE, "cvc": "1" * HUGE})
+def test_the_card_form_never_fails_and_never_echoes_the_card(
+    admins_and_bob, bob, cardholder, changes
+):
+    with rolled_back():
+        _submit_profile(
+            *admins_and_bob, bob, {**CARD_POST, "cardholder_name": cardholder, **changes}
+        )
+
+
+# --- The admin area (alice) ---------------------------------------------------
+
+
+@pytest.fixture
+def alice_client(alice, bob, betty, dora, charlie) -> Client:
+    return client_for(alice)
+
+
+@HOSTILE_SETTINGS
+@given(
+    name=hostile_text,
+    email=st.one_of(
+        hostile_text,
+        st.emails(),
+        hostile_text.map(lambda local: f"{local}@example.com"),
+    ),
+    plan=hostile_text,
+    is_tenant_admin=hostile_text,
+)
+@example(name="<script>alert(1)</script>", email="new@acme.example", plan="", is_tenant_admin="")
+@example(name='"><img src=x onerror=alert(1)>', email="x@a.example", plan="", is_tenant_admin="1")
+@example(name="Nul\x00", email="nul@acme.example", plan="", is_tenant_admin="")
+@example(name="Nul", email="n\x00ul@acme.example", plan="", is_tenant_admin="")
+@example(name="x" * HUGE, email="x" * HUGE, plan="9" * HUGE, is_tenant_admin="x" * HUGE)
+@example(name="Plan", email="p@acme.example", plan="1 OR 1=1", is_tenant_admin="")
+@example(name="Plan", email="p@acme.example", plan="\x00", is_tenant_admin="")
+def test_add_user(alice_client, paid_plan, name, email, plan, is_tenant_admin):
+    data = {"name": name, "email": email, "plan": plan, "is_tenant_admin": is_tenant_admin}
+    with rolled_back():
+        before = snapshot()
+        response = alice_client.post(reverse("accounts:user_create"), data)
+        if response.status_code == 200:
+            assert_refused_clearly(response, before)
+            return
+        assert_local_redirect(response)
+        assert changed(before, snapshot()) == {"User", "Message"}
+        user = User.objects.latest("pk")
+        assert user.name == " ".join(name.split())
+        html = page(alice_client, reverse("accounts:user_list"), q=user.email[:100])
+        assert_shown_escaped(html, user.name, user.email)
+        client = client_for(user)
+        assert_shown_escaped(page(client, reverse("accounts:terms")), user.name)
+
+
+@HOSTILE_SETTINGS
+@given(plan=hostile_text, next_url=hostile_text)
+@example(plan="\x00", next_url="")
+@example(plan="1\x00", next_url="\x00")
+@example(plan="", next_url="javascript:alert(1)")
+@example(plan="", next_url="//evil.example/")
+@example(plan="", next_url='/admin/users/?q="><script>alert(1)</script>')
+@example(plan="9" * 5_000, next_url="https://evil.example/")
+def test_change_plan(alice_client, bob, paid_plan, bundle, charlie, plan, next_url):
+    url = reverse("accounts:user_plan", args=[bob.pk])
+    with rolled_back():
+        assert_no_raw_html(page(alice_client, url, next=next_url))
+        before = snapshot()
+        response = alice_client.post(url, {"plan": plan, "next": next_url})
+        if response.status_code == 200:
+            assert_refused_clearly(response, before)
+            return
+        assert_local_redirect(response)
+        assert changed(before, snapshot()) <= {"User"}
+        bob.refresh_from_db()
+        assert bob.plan in (None, paid_plan, bundle)
+
+
+@HOSTILE_SETTINGS
+@given(name=hostile_text, kind=st.one_of(hostile_text, st.sampled_from(Plan.Kind.values)))
+@example(name="<script>alert(1)</script>", kind="bundle")
+@example(name='"><img src=x onerror=alert(1)>', kind="subscription")
+@example(name="Pro\x00", kind="bundle")
+@example(name="Pro", kind="bundle\x00")
+@example(name="x" * HUGE, kind="x" * HUGE)
+@example(name="'; DROP TABLE accounts_plan; --", kind="bundle")
+def test_add_plan(alice_client, name, kind):
+    with rolled_back():
+        before = snapshot()
+        response = alice_client.post(reverse("accounts:plan_create"), {"name": name, "kind": kind})
+        if response.status_code == 200:
+            assert_refused_clearly(response, before)
+            return
+        assert_local_redirect(response)
+        assert changed(before, snapshot()) == {"Plan"}
+        plan = Plan.objects.latest("pk")
+        assert plan.name == " ".join(name.split())
+        assert_shown_escaped(page(alice_client, reverse("accounts:plan_list")), plan.name)
+        form_page = page(alice_client, reverse("accounts:user_create"))
+        assert_shown_escaped(form_page, plan.name)
+
+
+@HOSTILE_SETTINGS
+@given(flag=hostile_text)
+@example(flag="\x00")
+@example(flag="x" * HUGE)
+def test_tenant_settings(alice_client, acme, flag):
+    with rolled_back():
+        before = snapshot()
+        response = alice_client.post(
+            reverse("accounts:tenant_settings"), {"require_payment_profile": flag}
+        )
+        # A checkbox: anything sent but "" or "false" means ticked. Never refused.
+        assert_local_redirect(response)
+        assert changed(before, snapshot()) <= {"Tenant"}
+        acme.refresh_from_db()
+        assert acme.require_payment_profile == (flag.lower() not in ("", "false"))
+
+
+@HOSTILE_SETTINGS
+@given(reason=hostile_text, next_url=hostile_text)
+@example(reason="<script>alert(1)</script>", next_url="")
+@example(reason='"><img src=x onerror=alert(1)>', next_url="javascript:alert(1)")
+@example(reason="Card\x00expired", next_url="")
+@example(reason="x" * HUGE, next_url="x" * HUGE)
+@example(reason="'; DELETE FROM billing_paymentprofile; --", next_url="//evil.example")
+def test_deactivate_with_a_reason(alice_client, bob, make_profile, reason, next_url):
+    make_profile(bob, State.ACTIVE)
+    url = reverse("billing:profile_deactivate", args=[bob.pk])
+    with rolled_back():
+        assert_no_raw_html(page(alice_client, url, next=next_url))
+        before = snapshot()
+        response = alice_client.post(url, {"reason": reason, "next": next_url})
+        if response.status_code == 200:
+            assert_refused_clearly(response, before)
+            return
+        assert_local_redirect(response)
+        assert changed(before, snapshot()) == {"PaymentProfile", "StateLog", "Message"}
+        profile = PaymentProfile.objects.get(user=bob)
+        assert profile.state == State.INACTIVE
+        assert profile.deactivation_reason == reason.strip()
+        shown = profile.deactivation_reason
+        history = reverse("billing:profile_history", args=[bob.pk])
+        assert_shown_escaped(page(alice_client, history), shown)
+        detail = reverse("billing:profile_detail", args=[bob.pk])
+        assert_shown_escaped(page(alice_client, detail), shown)
+        assert_shown_escaped(page(alice_client, detail, next=next_url))
+        # The e-mail is plain text: the reason goes in as typed, unescaped.
+        assert shown in Message.objects.latest("pk").email.body
+
+
+@HOSTILE_SETTINGS
+@given(data=st.dictionaries(st.sampled_from(["next", "reason", "note", "x"]), hostile_text))
+@example(data={"next": "\x00"})
+@example(data={"next": "javascript:alert(1)"})
+@example(data={"next": "x" * HUGE})
+def test_activate(alice_client, bob, make_profile, data):
+    make_profile(bob, State.PENDING)
+    url = reverse("billing:profile_activate", args=[bob.pk])
+    with rolled_back():
+        assert_no_raw_html(page(alice_client, url, **data))
+        response = alice_client.post(url, data)
+        assert_local_redirect(response)
+        assert PaymentProfile.objects.get(user=bob).state == State.ACTIVE
+        assert_no_raw_html(alice_client.get(response["Location"]).content.decode())
+
+
+@HOSTILE_SETTINGS
+@given(params=st.dictionaries(st.sampled_from(["q", "status", "sort", "page"]), hostile_text))
+@example(params={"q": "\x00"})
+@example(params={"q": "bob\x00"})
+@example(params={"q": "<script>alert(1)</script>", "status": "pending"})
+@example(params={"q": "' OR '1'='1", "sort": "-name; DROP TABLE accounts_user"})
+@example(params={"q": "%", "status": "\x00", "sort": "\x00", "page": "\x00"})
+@example(params={"q": "_", "page": "9" * 5_000})
+@example(params={"q": "x" * HUGE, "page": "-1", "sort": "--name"})
+def test_the_users_page_search_filter_sort_and_page(alice_client, bob, make_profile, params):
+    make_profile(bob, State.PENDING)
+    with rolled_back():
+        before = snapshot()
+        response = alice_client.get(reverse("accounts:user_list"), params)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert_no_raw_html(html)
+        if params.get("q", "").strip():
+            assert escape(response.context["q"]) in html
+        assert snapshot() == before
+        # The search never matches more than a plain substring would.
+        q = response.context["q"].casefold()
+        for row in response.context["rows"]:
+            assert q in row.user.name.casefold() or q in row.user.email.casefold()
+
+
+# --- Login and terms (anonymous, and a user who has not accepted yet) ----------
+
+
+@HOSTILE_SETTINGS
+@given(
+    username=st.one_of(hostile_text, st.just("bob@acme.example")),
+    password=st.one_of(hostile_text, st.just(PASSWORD)),
+    next_url=hostile_text,
+)
+@example(username="bob@acme.example\x00", password=PASSWORD, next_url="")
+@example(username="bob@acme.example", password="\x00", next_url="")
+@example(username="' OR '1'='1' --@x.example", password="' OR '1'='1", next_url="")
+@example(username="x" * HUGE, password="x" * HUGE, next_url="x" * HUGE)
+@example(username="<script>alert(1)</script>", password="", next_url='"><img src=x onerror>')
+@example(username="bob@acme.example", password=PASSWORD, next_url="javascript:alert(1)")
+@example(username="bob@acme.example", password=PASSWORD, next_url="//evil.example/")
+def test_login(bob, username, password, next_url):
+    url = reverse("accounts:login")
+    with rolled_back():
+        client = Client()
+        assert_no_raw_html(page(client, url, next=next_url))
+        users = list(User.objects.order_by("pk").values("pk", "email", "password"))
+        response = client.post(url, {"username": username, "password": password, "next": next_url})
+        assert response.status_code in (200, 302, 429)
+        if response.status_code == 302:
+            # Django's own LoginView: `next` may be relative, but never another site.
+            location = urlsplit(response["Location"])
+            assert not location.scheme and not location.netloc, response["Location"]
+            assert (username, password) == ("bob@acme.example", PASSWORD)
+        elif response.status_code == 200:
+            assert_no_raw_html(response.content.decode())
+            assert response.context["form"].errors
+        assert list(User.objects.order_by("pk").values("pk", "email", "password")) == users
+
+
+@HOSTILE_SETTINGS
+@given(accept=hostile_text)
+@example(accept="\x00")
+@example(accept="x" * HUGE)
+@example(accept="false")
+def test_terms(acme, accept):
+    url = reverse("accounts:terms")
+    with rolled_back():
+        newcomer = make_user(
+            "new@acme.example", acme, terms=False, name="<script>alert(1)</script>"
+        )
+        client = client_for(newcomer)
+        before = snapshot()
+        response = client.post(url, {"accept": accept})
+        assert response.status_code < 500
+        if response.status_code == 200:
+            assert_refused_clearly(response, before)
+            return
+        assert_local_redirect(response)
+        assert changed(before, snapshot()) == {"User"}
+        newcomer.refresh_from_db()
+        assert newcomer.terms_accepted_at is not None
+        assert_shown_escaped(page(client, reverse("accounts:account")), newcomer.name)
