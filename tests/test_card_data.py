@@ -1,0 +1,224 @@
+"""After a card is saved, its full number and its CVC appear nowhere.
+
+tests/billing/test_profile_edit.py checks the profile row, the saving page, the
+session and the logs of the one save. This walks the whole life of a card profile
+instead: a refused attempt, the save, the admin's pages, the activation, Django's
+admin site, the e-mails queued and sent by the worker, SQL as it was sent to the
+database (at DEBUG), and an error report raised while the card is in hand. Then
+it looks everywhere: every column of every table, the decoded sessions and mail,
+the logs, and every page rendered on the way.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.views.debug import ExceptionReporter
+from mailer.models import Message, MessageLog
+
+from accounts.models import User
+from billing import gateway
+from billing.models import Method, PaymentProfile, State
+from tests.helpers import client_for
+
+# An American Express test number: 15 digits, a 4-digit CVC. The CVC is short enough
+# to turn up by chance inside random tokens and hashes, so it is looked for only as
+# a number of its own (not inside a longer run of letters and digits).
+CARD_DIGITS = "371449635398431"
+CARD_SPACED = "3714 496353 98431"  # as printed on an Amex card
+CARD_GROUPED = "3714 4963 5398 431"
+CVC = "9731"
+CARD = {
+    "method": "credit_card",
+    "cardholder_name": "Bob User",
+    "card_number": CARD_SPACED,
+    "card_expiry": "04/39",
+    "cvc": CVC,
+}
+
+_CVC_ALONE = re.compile(rf"(?<![0-9A-Za-z]){CVC}(?![0-9A-Za-z])")
+
+
+def leaks(text: str) -> list[str]:
+    """What of the card is in `text`: the number in any of its spellings (or all but
+    its last four digits, which the app may show), or the CVC standing alone."""
+    found = [
+        spelling
+        for spelling in (CARD_DIGITS, CARD_SPACED, CARD_GROUPED, CARD_DIGITS[:-4])
+        if spelling in text
+    ]
+    if _CVC_ALONE.search(text):
+        found.append(CVC)
+    return found
+
+
+def every_database_value() -> dict[str, str]:
+    """Every row of every table, as text, by table: a raw SELECT, so nothing a
+    model hides (or a table without a model) is skipped."""
+    dump = {}
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            dump[table] = "\n".join(" | ".join(map(str, row)) for row in cursor.fetchall())
+    return dump
+
+
+def sessions_decoded() -> str:
+    return "\n".join(
+        repr(SessionStore().decode(session.session_data)) for session in Session.objects.all()
+    )
+
+
+def mail_decoded() -> str:
+    """The queued and the logged messages, decoded (the queue stores them encoded):
+    subject, recipients and body, and the full text less Message-ID and Date (the
+    Message-ID holds the process id, which could be any four digits)."""
+    parts = []
+    for row in [*Message.objects.all(), *MessageLog.objects.all()]:
+        email = row.email
+        if email is None:
+            continue
+        mime = email.message()
+        del mime["Message-ID"], mime["Date"]
+        parts += [email.subject, " ".join(email.to), email.body, mime.as_string()]
+    return "\n".join(parts)
+
+
+class Recorder:
+    """Clients whose every response is kept, to look through every page at the end."""
+
+    def __init__(self) -> None:
+        self.pages: list[tuple[str, str]] = []
+
+    def client(self, user: User | None) -> Client:
+        client = client_for(user)
+        for method in ("get", "post"):
+            setattr(client, method, self._recording(getattr(client, method)))
+        return client
+
+    def _recording(self, send):
+        def call(path, *args, **kwargs):
+            response = send(path, *args, **kwargs)
+            assert response.status_code < 500, path
+            self.pages.append((path, response.content.decode()))
+            return response
+
+        return call
+
+
+@pytest.fixture
+def operator(db) -> User:
+    return User.objects.create_superuser("ops@ccm.example", "x" * 20, name="Olga Operator")
+
+
+def test_the_card_number_and_cvc_appear_nowhere(alice, bob, betty, operator, caplog, mailoutbox):
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django.db.backends")
+    pages = Recorder()
+    as_bob, as_alice, as_operator = pages.client(bob), pages.client(alice), pages.client(operator)
+    edit = reverse("billing:profile_edit")
+
+    with CaptureQueriesContext(connection) as queries:  # logs every SQL with its params
+        as_bob.get(edit)
+
+        # A refused attempt: the page comes back with the error, without the card.
+        refused = as_bob.post(edit, {**CARD, "card_expiry": "13/39"})
+        assert "MM/YY" in " ".join(refused.context["form"].errors["card_expiry"])
+        html = refused.content.decode()
+        for name in ("card_number", "cvc"):
+            (tag,) = re.findall(rf'<input[^>]*name="{name}"[^>]*>', html)
+            assert "value=" not in tag, tag
+        assert 'value="Bob User"' in html  # what may come back, does
+        assert not PaymentProfile.objects.exists()
+
+        saved = as_bob.post(edit, CARD, follow=True)
+        assert saved.redirect_chain == [(edit, 302)]
+        profile = PaymentProfile.objects.get(user=bob)
+        assert (profile.state, profile.method) == (State.PENDING, Method.CREDIT_CARD)
+        assert (profile.card_brand, profile.card_last4) == ("American Express", "8431")
+        for url in (edit, reverse("accounts:account"), reverse("billing:gate")):
+            as_bob.get(url, follow=True)
+
+        users = reverse("accounts:user_list")
+        detail = reverse("billing:profile_detail", args=[bob.pk])
+        history = reverse("billing:profile_history", args=[bob.pk])
+        activate = reverse("billing:profile_activate", args=[bob.pk])
+        popup = {"headers": {"X-Requested-With": "fetch"}}
+        as_alice.get(reverse("accounts:home"))
+        as_alice.get(users)
+        as_alice.get(users, {"status": "pending"})
+        as_alice.get(detail)
+        as_alice.get(detail, **popup)
+        as_alice.get(activate)
+        as_alice.get(activate, **popup)
+        as_alice.post(activate, {"next": users}, follow=True)
+        assert PaymentProfile.objects.get(user=bob).state == State.ACTIVE
+        for url in (users, detail, history, reverse("billing:profile_deactivate", args=[bob.pk])):
+            as_alice.get(url)
+        page = as_alice.get(detail).content.decode()
+        assert "American Express ending in 8431" in page and "04/39" in page
+
+        as_bob.get(reverse("accounts:home"))
+        as_bob.get(edit)
+        as_operator.get(reverse("admin:billing_paymentprofile_changelist"))
+        as_operator.get(reverse("admin:billing_paymentprofile_change", args=[profile.pk]))
+
+        assert Message.objects.count() == 2  # alice's "awaits activation", bob's "activated"
+        queued = mail_decoded()
+        call_command("mail_worker", "--once")
+        assert len(mailoutbox) == 2 and not Message.objects.exists()
+
+    assert len(pages.pages) > 20
+    for path, html in pages.pages:
+        assert not leaks(html), path
+    for table, values in every_database_value().items():
+        assert not leaks(values), table
+    assert PaymentProfile.objects.get(user=bob).card_token.startswith("tok_local_")
+    assert not leaks(sessions_decoded())
+    assert not leaks(queued) and not leaks(mail_decoded())
+    for sent in mailoutbox:
+        assert not leaks(sent.subject + sent.body + " ".join(sent.to)), sent.subject
+    assert "django.db.backends" in {record.name for record in caplog.records}
+    assert not leaks(caplog.text)
+    for record in caplog.records:  # the raw arguments too, not only the formatted text
+        assert not leaks(repr(record.args)), record.getMessage()
+    assert not leaks("\n".join(query["sql"] for query in queries.captured_queries))
+
+
+def test_an_error_while_the_card_is_in_hand_reports_neither(alice, bob, caplog, monkeypatch):
+    """The gateway fails after it was handed the card: the 500 is logged with the
+    request, and the error report built from that log record (what Django's
+    AdminEmailHandler mails, text and HTML with each frame's local variables)
+    shows the POST and the frames without the card number or the CVC."""
+
+    def gateway_down(*args, **kwargs):
+        raise ConnectionError("payment gateway unreachable")
+
+    monkeypatch.setattr(gateway.secrets, "token_urlsafe", gateway_down)
+    caplog.set_level(logging.DEBUG)
+    client = client_for(bob)
+    client.raise_request_exception = False
+
+    response = client.post(reverse("billing:profile_edit"), CARD)
+
+    assert response.status_code == 500
+    assert not leaks(response.content.decode())
+    assert not PaymentProfile.objects.exists()
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.exc_info and record.request.method == "POST"
+    reporter = ExceptionReporter(record.request, *record.exc_info, is_email=True)
+    text, html = reporter.get_traceback_text(), reporter.get_traceback_html()
+    assert "payment gateway unreachable" in text and "card_number" in text
+    assert "tokenize" in html  # the gateway's frame is in the report, its card is not
+    assert not leaks(text)
+    assert not leaks(html)
+    assert not leaks(caplog.text)
