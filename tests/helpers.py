@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import os
+
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Tenant, User
 
 PASSWORD = "correct horse battery staple"
+
+# What a process started the way an operator starts one inherits from this test run.
+_PASSED_ON = {"PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR"}
+
+
+def operator_env(**env: str) -> dict[str, str]:
+    """The environment for a subprocess (manage.py, gunicorn, make): ``env`` on top of
+    the bare minimum of this one, never the rest. The test run's own switches would
+    leak otherwise and change what is being tested: DJANGO_ALLOW_ASYNC_UNSAFE (set
+    for the whole process once the browser tests start Playwright), DATABASE_URL,
+    a developer's DEBUG or SECURE_*, or the MAKEFLAGS of `make test`."""
+    kept = {k: v for k, v in os.environ.items() if k in _PASSED_ON or k.startswith("LC_")}
+    return {**kept, **env}
 
 
 def make_user(email: str, tenant: Tenant | None, *, admin=False, plan=None, terms=True, **extra):

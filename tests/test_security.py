@@ -3,7 +3,6 @@ settings, security headers and the Content-Security-Policy the templates live un
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
@@ -22,7 +21,7 @@ from mailer.models import Message
 
 from accounts.models import Plan, Tenant, User
 from billing.models import PaymentProfile, State
-from tests.helpers import INVOICE_POST, PASSWORD
+from tests.helpers import INVOICE_POST, PASSWORD, operator_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = BASE_DIR / "templates"
@@ -179,18 +178,10 @@ def test_it_lets_the_user_in_again_after_the_cool_off(alice, settings):
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    # What an operator starts with: none of this process's test-time switches (the
-    # browser tests set DJANGO_ALLOW_ASYNC_UNSAFE, for one).
-    unset = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in unset and not k.startswith(("SECURE_", "BEHIND_"))
-    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
-        env={**clean, **env},
+        env=operator_env(**env),
         capture_output=True,
         text=True,
         timeout=120,

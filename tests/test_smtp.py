@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import socket
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from billing.services import (
     payment_profile_deactivate,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST
+from tests.helpers import INVOICE_POST, operator_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SITE_URL = "https://ccm.example.test"
@@ -106,18 +105,17 @@ def mail_worker(smtp, settings):
         if in_process or db["ENGINE"] != "django.db.backends.postgresql":
             call_command("mail_worker", "--once")
             return
-        env = {
-            **os.environ,
-            "DEBUG": "true",
-            "DATABASE_URL": (
+        env = operator_env(
+            DEBUG="true",
+            DATABASE_URL=(
                 f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
                 f":{db['PORT'] or 5432}/{db['NAME']}"
             ),
-            "EMAIL_HOST": smtp.host,
-            "EMAIL_PORT": str(smtp.port),
-            "EMAIL_TIMEOUT": "5",
-            "MAILER_EMAIL_MAX_RETRIES": str(settings.MAILER_EMAIL_MAX_RETRIES),
-        }
+            EMAIL_HOST=smtp.host,
+            EMAIL_PORT=str(smtp.port),
+            EMAIL_TIMEOUT="5",
+            MAILER_EMAIL_MAX_RETRIES=str(settings.MAILER_EMAIL_MAX_RETRIES),
+        )
         done = subprocess.run(
             [sys.executable, "manage.py", "mail_worker", "--once"],
             cwd=BASE_DIR,

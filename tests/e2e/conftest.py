@@ -22,12 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-# Playwright's sync API runs an event loop in the test's thread, which makes Django
-# refuse ORM calls there (SynchronousOnlyOperation). The tests are synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 SKIP_REASON = (
@@ -60,6 +55,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.django_db(transaction=True))
         if not CHROMIUM.exists():
             item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+
+@pytest.fixture(scope="session")
+def playwright(playwright: Playwright) -> Iterator[Playwright]:
+    """pytest-playwright's, plus: once started, Playwright's sync API leaves an event
+    loop running in this thread, and Django refuses ORM calls in a thread with a
+    running loop (SynchronousOnlyOperation). The tests are synchronous, so allow them
+    from then on, and only then: not merely because this folder was collected.
+    Subprocesses that tests start get a clean environment (tests.helpers.operator_env)."""
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield playwright
+    if before is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 @pytest.fixture(scope="session")
