@@ -25,6 +25,26 @@ run: setup
 	DEBUG=true $(PY) manage.py mail_worker & worker=$$!; \
 	DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 
+## serve: as in production: DEBUG off; needs SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL set;
+##        migrates, collects static files, then runs gunicorn (WEB_CONCURRENCY workers,
+##        default 2) on $(HOST):$(PORT) and the mail worker (Ctrl-C or TERM stops both)
+serve: setup
+	@for name in SECRET_KEY ALLOWED_HOSTS DATABASE_URL; do \
+	  if [ -z "$$(printenv $$name)" ]; then \
+	    echo "make serve: $$name is not set (see \"Running in production\" in README.md)" >&2; \
+	    missing=1; \
+	  fi; \
+	done; [ -z "$$missing" ]
+	DEBUG=false $(PY) manage.py migrate --noinput
+	DEBUG=false $(PY) manage.py collectstatic --noinput
+	@trap 'kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
+	export DEBUG=false PYTHONUNBUFFERED=1; \
+	$(PY) manage.py mail_worker & worker=$$!; \
+	$(VENV)/bin/gunicorn -c ccm/gunicorn.conf.py --bind $(HOST):$(PORT) & web=$$!; \
+	wait $$web; status=$$?; \
+	while kill -0 $$web 2>/dev/null; do wait $$web; status=$$?; done; \
+	kill -TERM $$worker 2>/dev/null; wait $$worker; exit $$status
+
 ## test: set up and run the whole suite (SQLite; PostgreSQL when DATABASE_URL points at one)
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,286 @@
+"""Production serving: gunicorn with ccm/gunicorn.conf.py on loopback, DEBUG off,
+static files collected and served by whitenoise, as `make serve` runs it; and
+`make serve` itself, from its refusal to start half-configured to stopping both of
+its processes.
+
+The server is another process, so it cannot use the test database (in memory on
+SQLite, and inside a test's transaction anyway). It gets its own: a database of its
+own on the PostgreSQL server when the suite runs on one (DATABASE_URL), created,
+migrated and dropped here, so CI serves from PostgreSQL as production does; a
+migrated SQLite file in a temporary folder otherwise.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+import pytest
+
+from tests.helpers import operator_env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+HOST = "ccm.example.com"
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+START_TIMEOUT = 60
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+@dataclass
+class Server:
+    port: int
+    static_root: Path
+    log: Path
+
+    def get(self, path: str, *, host: str = HOST, https: bool = True, **headers: str) -> Response:
+        """GET as the TLS-terminating proxy in front would pass it on (``https=False``:
+        a request that came in over plain HTTP)."""
+        sent = {"Host": host, **{k.replace("_", "-"): v for k, v in headers.items()}}
+        if https:
+            sent["X-Forwarded-Proto"] = "https"
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request("GET", path, headers=sent)
+            response = connection.getresponse()
+            return Response(response.status, response.headers, response.read())
+        finally:
+            connection.close()
+
+
+def _run(args: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(args, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f"{' '.join(args)}:\n{done.stdout}{done.stderr}"
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start a server in a process group of its own, so everything it starts can be
+    stopped by that group, with stdout and stderr in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            args,
+            cwd=BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_for(process: subprocess.Popen, log: Path, *patterns: re.Pattern) -> list[re.Match]:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        found = [pattern.search(text) for pattern in patterns]
+        if all(found):
+            return found
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    pytest.fail(f"the server did not start:\n{log.read_text(errors='replace')}", pytrace=False)
+
+
+def _group_is_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """TERM to the whole group (what a process manager does), then KILL if need be."""
+    for sig, grace in ((signal.SIGTERM, 40), (signal.SIGKILL, 10)):
+        if _group_is_gone(process.pid):
+            break
+        os.killpg(process.pid, sig)
+        deadline = time.monotonic() + grace
+        while not _group_is_gone(process.pid) and time.monotonic() < deadline:
+            process.poll()  # reap the leader, or the group never looks empty
+            time.sleep(0.1)
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database for the server alone (see the module's docstring)."""
+    suite_url = os.environ.get("DATABASE_URL", "")
+    if not suite_url.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{tmp_path_factory.mktemp('serving-db') / 'db.sqlite3'}"
+        return
+
+    import psycopg2
+
+    db = dj_database_url.parse(suite_url)
+    name = f"test_serving_{secrets.token_hex(4)}"
+    admin = psycopg2.connect(
+        dbname="postgres",
+        user=db["USER"] or None,
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+    )
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield urlsplit(suite_url)._replace(path=f"/{name}").geturl()
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+def production_env(database_url: str, static_root: Path, **extra: str) -> dict[str, str]:
+    """An operator's settings behind a TLS-terminating proxy: DEBUG off, everything
+    else at its production default."""
+    return operator_env(
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS=HOST,
+        DATABASE_URL=database_url,
+        STATIC_ROOT=str(static_root),
+        BEHIND_TLS_PROXY="true",
+        **extra,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("serving")
+    static_root = folder / "static"
+    env = production_env(database_url, static_root, WEB_CONCURRENCY="2")
+    _run([sys.executable, "manage.py", "migrate", "--noinput"], env)
+    _run([sys.executable, "manage.py", "collectstatic", "--noinput"], env)
+
+    log = folder / "gunicorn.log"
+    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "ccm/gunicorn.conf.py"]
+    process = _start([*gunicorn, "--bind", "127.0.0.1:0"], env, log)
+    try:
+        (listening,) = _wait_for(process, log, LISTENING)
+        yield Server(int(listening[1]), static_root, log)
+    finally:
+        _stop(process)
+
+
+def test_it_serves_the_login_page_with_the_security_headers(server: Server):
+    response = server.get("/login/")
+    assert response.status == 200, response.body[:2000]
+    assert b"Log in" in response.body
+    headers = response.headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "Secure" in headers["Set-Cookie"]
+    # The access log goes to the server's output, for the process manager.
+    time.sleep(0.2)
+    assert '"GET /login/ HTTP/1.1" 200' in server.log.read_text()
+
+
+def test_it_serves_static_files_hashed_compressed_and_cached_for_ever(server: Server):
+    manifest = json.loads((server.static_root / "staticfiles.json").read_text())["paths"]
+    for name, content_type in [
+        ("css/app.css", "text/css"),
+        ("vendor/bootstrap/bootstrap.min.css", "text/css"),
+        ("js/app.js", "text/javascript"),
+    ]:
+        hashed = f"/static/{manifest[name]}"
+        assert hashed != f"/static/{name}"
+        response = server.get(hashed, Accept_Encoding="gzip")
+        assert response.status == 200, hashed
+        assert response.headers["Content-Type"].startswith(content_type), hashed
+        cache = response.headers["Cache-Control"]
+        assert "immutable" in cache, cache
+        assert int(re.search(r"max-age=(\d+)", cache)[1]) >= 365 * 24 * 3600, cache
+        assert response.headers["Content-Encoding"] == "gzip", hashed
+        assert gzip.decompress(response.body) == (server.static_root / manifest[name]).read_bytes()
+
+    # Pages link to the hashed names, so a new version is never served from a stale cache.
+    page = server.get("/login/").body.decode()
+    assert f'href="/static/{manifest["css/app.css"]}"' in page
+
+
+def test_it_refuses_a_host_not_in_allowed_hosts(server: Server):
+    assert server.get("/login/", host="evil.example").status == 400
+    assert server.get("/login/").status == 200
+
+
+def test_it_sends_plain_http_to_https(server: Server):
+    response = server.get("/login/", https=False)
+    assert response.status == 301
+    assert response.headers["Location"] == f"https://{HOST}/login/"
+
+
+# --- make serve ------------------------------------------------------------------
+
+needs_make = pytest.mark.skipif(
+    shutil.which("make") is None or Path(sys.prefix).resolve() != BASE_DIR / ".venv",
+    reason="runs `make serve`, which uses the project's .venv (`make test` and CI do)",
+)
+
+
+@needs_make
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
+def test_make_serve_refuses_to_start_without_its_settings(missing: str, tmp_path: Path):
+    env = production_env(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path / "static")
+    del env[missing]
+    done = subprocess.run(
+        ["make", "--no-print-directory", "serve"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert f"{missing} is not set" in done.stderr
+    assert not (tmp_path / "db.sqlite3").exists()  # stopped before migrating
+
+
+@needs_make
+def test_make_serve_runs_the_app_and_the_mail_worker_and_stops_both(tmp_path: Path):
+    # SQLite, whatever the suite runs on: this is about the processes, not the database.
+    env = production_env(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path / "static", PORT="0")
+    log = tmp_path / "serve.log"
+    make = _start(["make", "--no-print-directory", "serve"], env, log)
+    try:
+        listening, _ = _wait_for(make, log, LISTENING, re.compile("Mail worker started"))
+        served = Server(int(listening[1]), tmp_path / "static", log)
+        assert served.get("/login/").status == 200
+        assert (tmp_path / "static" / "staticfiles.json").exists()
+
+        # TERM to make alone, as when its parent stops it: make passes it on to the
+        # recipe, which stops gunicorn and the worker, and nothing is left running.
+        make.send_signal(signal.SIGTERM)
+        make.wait(timeout=45)
+        deadline = time.monotonic() + 10
+        while not _group_is_gone(make.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _group_is_gone(make.pid), log.read_text()
+        output = log.read_text()
+        assert "Shutting down: Master" in output
+        assert "Mail worker stopped." in output
+    finally:
+        _stop(make)
