@@ -21,7 +21,9 @@ run: setup
 	DEBUG=true $(PY) manage.py migrate --noinput
 	DEBUG=true $(PY) manage.py seed_demo
 	@echo "CCM on http://$(HOST):$(PORT)/  (log in as user@acme.example / demo-user)"
-	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	@# The links in e-mails point at this server unless SITE_URL says otherwise.
+	@export SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}"; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=true $(PY) manage.py mail_worker & worker=$$!; \
 	DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 

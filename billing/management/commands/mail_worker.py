@@ -65,6 +65,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Mail worker started: delivering through {settings.MAILER_EMAIL_BACKEND}."
         )
+        self.stdout.flush()  # a process manager reads it through a pipe: say it now
         last_retry = 0.0
         while not stop:
             now = time.monotonic()
@@ -80,6 +81,7 @@ class Command(BaseCommand):
                     break
                 time.sleep(0.1)
         self.stdout.write("Mail worker stopped.")
+        self.stdout.flush()
 
     def run_once(self, *, retry: bool) -> None:
         if retry:
