@@ -102,10 +102,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         ordering = ["name", "email"]
         # The Users page's default order and its order by e-mail, each ending in the
         # primary key as the page does: a page's keys come from the index alone
-        # (an index-only scan on PostgreSQL), however deep the page.
+        # (an index-only scan on PostgreSQL), however deep the page. The e-mail one
+        # holds the name too: for the sorts on a profile column SQLite picks the
+        # narrower index, and without the name it reads every user's row (2.5x).
         indexes = [
             models.Index(fields=["tenant", "name", "email", "id"], name="user_list_name_idx"),
-            models.Index(fields=["tenant", "email", "id"], name="user_list_email_idx"),
+            models.Index(fields=["tenant", "email", "name", "id"], name="user_list_email_name_idx"),
         ]
 
     def __str__(self) -> str:
