@@ -187,8 +187,8 @@ def run_load(result: SizeResult, seeded, seconds: int) -> None:
     from bench import load
 
     if not load.wrk_path():
-        result.load_note = "skipped: wrk is not installed (apt-get install -y wrk)"
-        log(result.load_note)
+        result.load_note = "skipped, wrk is not installed (Debian: apt-get install -y wrk)"
+        log(f"{result.n} users: load test {result.load_note}")
         return
     log(f"{result.n} users: gunicorn (2 workers) + wrk, {seconds} s per page")
 
@@ -396,8 +396,15 @@ def _floor_row(user, admin) -> dict:
     actions = (
         {t.name for t in profile.get_available_user_state_transitions(admin)} if profile else set()
     )
+    badges = {
+        State.ACTIVE: "text-bg-success",
+        State.PENDING: "text-bg-warning",
+        State.INACTIVE: "text-bg-secondary",
+    }
     return {
         "pk": user.pk,
+        "admin": user.is_tenant_admin,
+        "badge": badges.get(state, "text-bg-light border"),
         "name": user.name,
         "email": user.email,
         "plan": user.plan.name if user.plan else "Bundles only",

@@ -7,9 +7,12 @@ Whatever the Users page spends above this is its own (queries, paging, forms).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 # Filled by bench.measure before the floor is timed.
 FLOOR_ROWS: list[dict] = []
@@ -17,4 +20,5 @@ FLOOR_ROWS: list[dict] = []
 
 @login_required
 def floor(request: HttpRequest) -> HttpResponse:
-    return render(request, "bench/floor.html", {"rows": FLOOR_ROWS, "nav": "admin"})
+    back = quote(reverse("accounts:user_list"), safe="")
+    return render(request, "bench/floor.html", {"rows": FLOOR_ROWS, "next": back, "nav": "admin"})
