@@ -184,7 +184,10 @@ def _form_error(form, error: AccountError) -> None:
     form.add_error(error.field if error.field in form.fields else None, str(error))
 
 
-def _safe_next(request: HttpRequest) -> str:
+def admin_next_url(request: HttpRequest) -> str:
+    """Where an admin area action goes afterwards: the Users page as the admin left it
+    (search, filter, sort, page), if `next` is a local URL; the plain Users page
+    otherwise. Shared by the admin area's views in accounts and billing."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     # A path on this site: redirect() would take anything else without a "/" for a
     # URL name ("a b" → NoReverseMatch, a 500) or a path relative to the action's URL.
@@ -231,7 +234,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 def user_plan(request: HttpRequest, pk: int) -> HttpResponse:
     """Change plan: move a user of the tenant to another of its plans."""
     target = user_for_admin(admin=request.user, pk=pk)
-    next_url = _safe_next(request)
+    next_url = admin_next_url(request)
     form = UserPlanForm(
         request.POST if request.method == "POST" else None,
         tenant=request.user.tenant,

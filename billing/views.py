@@ -4,14 +4,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import tenant_admin_required
 from accounts.models import User
 from accounts.selectors import user_for_admin
+from accounts.views import admin_next_url
 from billing.forms import PaymentProfileForm, ProfileActivateForm, ProfileDeactivateForm
 from billing.gateway import CardError
 from billing.models import State
@@ -75,19 +74,6 @@ def gate(request: HttpRequest) -> HttpResponse:
 # --- Admin area: a tenant admin acts on a user's payment profile ---------------
 
 
-def _next_url(request: HttpRequest) -> str:
-    """Where to go after an action: the Users page as the admin left it (search,
-    filter, sort, page), if `next` is a local URL; the plain Users page otherwise."""
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    # A path on this site: redirect() would take anything else without a "/" for a
-    # URL name ("a b" → NoReverseMatch, a 500) or a path relative to the action's URL.
-    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse("accounts:user_list")
-
-
 def _read_only() -> HttpResponse:
     """405 for a page that only shows, answered after the tenant-scoped lookup so that
     another tenant's user is a 404 whatever the method (unlike @require_GET)."""
@@ -113,7 +99,7 @@ def _profile_action(
     """Shared by Activate and Deactivate: GET shows the confirmation (a page, or the
     popup's content when fetched); POST runs the service and goes back to the list."""
     target = user_for_admin(admin=request.user, pk=pk)
-    next_url = _next_url(request)
+    next_url = admin_next_url(request)
     if request.method == "POST":
         form = form_class(request.POST)
         if form.is_valid():
@@ -196,7 +182,7 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "target": target,
         "profile": profile_of(target),
-        "next": _next_url(request),
+        "next": admin_next_url(request),
         "nav": "admin",
         "admin_nav": "users",
     }
@@ -219,7 +205,7 @@ def profile_history(request: HttpRequest, pk: int) -> HttpResponse:
             "target": target,
             "profile": profile,
             "entries": profile_history_entries(profile),
-            "next": _next_url(request),
+            "next": admin_next_url(request),
             "nav": "admin",
             "admin_nav": "users",
         },
