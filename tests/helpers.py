@@ -6,8 +6,11 @@ import os
 
 from django.test import Client
 from django.utils import timezone
+from django_fsm_log.models import StateLog
+from mailer.models import Message
 
-from accounts.models import Tenant, User
+from accounts.models import Plan, Tenant, User
+from billing.models import PaymentProfile
 
 PASSWORD = "correct horse battery staple"
 
@@ -67,3 +70,17 @@ CARD_POST = {
     "card_expiry": "04/39",
     "cvc": "123",
 }
+
+
+# Every table a request of ours could write to (sessions and axes' log aside).
+_TRACKED = (User, Tenant, Plan, PaymentProfile, StateLog, Message)
+
+
+def db_snapshot() -> dict[str, list[dict]]:
+    """Every row of those tables, to compare before and after a request that must
+    change nothing (a refused one, a GET)."""
+    return {model.__name__: list(model.objects.order_by("pk").values()) for model in _TRACKED}
+
+
+def changed_tables(before: dict, after: dict) -> set[str]:
+    return {name for name in before if before[name] != after[name]}

@@ -22,14 +22,21 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
-from django_fsm_log.models import StateLog
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mailer.models import Message
 
-from accounts.models import Plan, Tenant, User
+from accounts.models import Plan, User
 from billing.models import INVOICE_FIELDS, Method, PaymentProfile, State
-from tests.helpers import CARD_POST, INVOICE_POST, PASSWORD, client_for, make_user
+from tests.helpers import (
+    CARD_POST,
+    INVOICE_POST,
+    PASSWORD,
+    changed_tables,
+    client_for,
+    db_snapshot,
+    make_user,
+)
 
 HUGE = 100_000
 
@@ -97,16 +104,6 @@ HOSTILE_SETTINGS = settings(
 # Django's catch-all wording, which tells the person nothing about what to change.
 GENERIC_ERRORS = ("This field is required.", "Enter a valid value.", "Select a valid choice.")
 
-TRACKED = (User, Tenant, Plan, PaymentProfile, StateLog, Message)
-
-
-def snapshot() -> dict[str, list[dict]]:
-    return {model.__name__: list(model.objects.order_by("pk").values()) for model in TRACKED}
-
-
-def changed(before: dict, after: dict) -> set[str]:
-    return {name for name in before if before[name] != after[name]}
-
 
 @contextlib.contextmanager
 def rolled_back():
@@ -148,7 +145,7 @@ def assert_refused_clearly(response, before: dict) -> None:
             assert not message.startswith(GENERIC_ERRORS), message
             assert escape(message) in html
     assert_no_raw_html(html)
-    assert snapshot() == before
+    assert db_snapshot() == before
 
 
 def assert_local_redirect(response) -> None:
@@ -169,7 +166,7 @@ def admins_and_bob(alice, bob):
 
 
 def _submit_profile(alice_client: Client, bob_client: Client, bob: User, post: dict) -> None:
-    before = snapshot()
+    before = db_snapshot()
     response = bob_client.post(PROFILE_EDIT, post)
     assert response.status_code < 500
     html = response.content.decode()
@@ -181,7 +178,7 @@ def _submit_profile(alice_client: Client, bob_client: Client, bob: User, post: d
         assert_refused_clearly(response, before)
         return
     assert response.status_code == 302 and response["Location"] == PROFILE_EDIT
-    assert changed(before, snapshot()) <= {"PaymentProfile", "StateLog", "Message"}
+    assert changed_tables(before, db_snapshot()) <= {"PaymentProfile", "StateLog", "Message"}
     profile = PaymentProfile.objects.get(user=bob)
     assert profile.state == State.PENDING
     if profile.method == Method.INVOICE:
@@ -264,13 +261,13 @@ def alice_client(alice, bob, betty, dora, charlie) -> Client:
 def test_add_user(alice_client, paid_plan, name, email, plan, is_tenant_admin):
     data = {"name": name, "email": email, "plan": plan, "is_tenant_admin": is_tenant_admin}
     with rolled_back():
-        before = snapshot()
+        before = db_snapshot()
         response = alice_client.post(reverse("accounts:user_create"), data)
         if response.status_code == 200:
             assert_refused_clearly(response, before)
             return
         assert_local_redirect(response)
-        assert changed(before, snapshot()) == {"User", "Message"}
+        assert changed_tables(before, db_snapshot()) == {"User", "Message"}
         user = User.objects.latest("pk")
         assert user.name == " ".join(name.split())
         html = page(alice_client, reverse("accounts:user_list"), q=user.email[:100])
@@ -291,13 +288,13 @@ def test_change_plan(alice_client, bob, paid_plan, bundle, charlie, plan, next_u
     url = reverse("accounts:user_plan", args=[bob.pk])
     with rolled_back():
         assert_no_raw_html(page(alice_client, url, next=next_url))
-        before = snapshot()
+        before = db_snapshot()
         response = alice_client.post(url, {"plan": plan, "next": next_url})
         if response.status_code == 200:
             assert_refused_clearly(response, before)
             return
         assert_local_redirect(response)
-        assert changed(before, snapshot()) <= {"User"}
+        assert changed_tables(before, db_snapshot()) <= {"User"}
         bob.refresh_from_db()
         assert bob.plan in (None, paid_plan, bundle)
 
@@ -312,13 +309,13 @@ def test_change_plan(alice_client, bob, paid_plan, bundle, charlie, plan, next_u
 @example(name="'; DROP TABLE accounts_plan; --", kind="bundle")
 def test_add_plan(alice_client, name, kind):
     with rolled_back():
-        before = snapshot()
+        before = db_snapshot()
         response = alice_client.post(reverse("accounts:plan_create"), {"name": name, "kind": kind})
         if response.status_code == 200:
             assert_refused_clearly(response, before)
             return
         assert_local_redirect(response)
-        assert changed(before, snapshot()) == {"Plan"}
+        assert changed_tables(before, db_snapshot()) == {"Plan"}
         plan = Plan.objects.latest("pk")
         assert plan.name == " ".join(name.split())
         assert_shown_escaped(page(alice_client, reverse("accounts:plan_list")), plan.name)
@@ -332,13 +329,13 @@ def test_add_plan(alice_client, name, kind):
 @example(flag="x" * HUGE)
 def test_tenant_settings(alice_client, acme, flag):
     with rolled_back():
-        before = snapshot()
+        before = db_snapshot()
         response = alice_client.post(
             reverse("accounts:tenant_settings"), {"require_payment_profile": flag}
         )
         # A checkbox: anything sent but "" or "false" means ticked. Never refused.
         assert_local_redirect(response)
-        assert changed(before, snapshot()) <= {"Tenant"}
+        assert changed_tables(before, db_snapshot()) <= {"Tenant"}
         acme.refresh_from_db()
         assert acme.require_payment_profile == (flag.lower() not in ("", "false"))
 
@@ -355,13 +352,13 @@ def test_deactivate_with_a_reason(alice_client, bob, make_profile, reason, next_
     url = reverse("billing:profile_deactivate", args=[bob.pk])
     with rolled_back():
         assert_no_raw_html(page(alice_client, url, next=next_url))
-        before = snapshot()
+        before = db_snapshot()
         response = alice_client.post(url, {"reason": reason, "next": next_url})
         if response.status_code == 200:
             assert_refused_clearly(response, before)
             return
         assert_local_redirect(response)
-        assert changed(before, snapshot()) == {"PaymentProfile", "StateLog", "Message"}
+        assert changed_tables(before, db_snapshot()) == {"PaymentProfile", "StateLog", "Message"}
         profile = PaymentProfile.objects.get(user=bob)
         assert profile.state == State.INACTIVE
         assert profile.deactivation_reason == reason.strip()
@@ -403,14 +400,14 @@ def test_activate(alice_client, bob, make_profile, data):
 def test_the_users_page_search_filter_sort_and_page(alice_client, bob, make_profile, params):
     make_profile(bob, State.PENDING)
     with rolled_back():
-        before = snapshot()
+        before = db_snapshot()
         response = alice_client.get(reverse("accounts:user_list"), params)
         assert response.status_code == 200
         html = response.content.decode()
         assert_no_raw_html(html)
         if params.get("q", "").strip():
             assert escape(response.context["q"]) in html
-        assert snapshot() == before
+        assert db_snapshot() == before
         # The search never matches more than a plain substring would.
         q = response.context["q"].casefold()
         for row in response.context["rows"]:
@@ -464,14 +461,14 @@ def test_terms(acme, accept):
             "new@acme.example", acme, terms=False, name="<script>alert(1)</script>"
         )
         client = client_for(newcomer)
-        before = snapshot()
+        before = db_snapshot()
         response = client.post(url, {"accept": accept})
         assert response.status_code < 500
         if response.status_code == 200:
             assert_refused_clearly(response, before)
             return
         assert_local_redirect(response)
-        assert changed(before, snapshot()) == {"User"}
+        assert changed_tables(before, db_snapshot()) == {"User"}
         newcomer.refresh_from_db()
         assert newcomer.terms_accepted_at is not None
         assert_shown_escaped(page(client, reverse("accounts:account")), newcomer.name)

@@ -16,12 +16,10 @@ from django.contrib import admin
 from django.contrib.sessions.models import Session
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django_fsm_log.models import StateLog
-from mailer.models import Message
 
-from accounts.models import Plan, Tenant, User
+from accounts.models import User
 from billing.models import PaymentProfile, State
-from tests.helpers import INVOICE_POST, PASSWORD, operator_env
+from tests.helpers import INVOICE_POST, PASSWORD, db_snapshot, operator_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = BASE_DIR / "templates"
@@ -44,18 +42,6 @@ def app_url_patterns() -> list[tuple[str, str, URLPattern]]:
 
     walk(get_resolver().url_patterns, "", None)
     return found
-
-
-def snapshot() -> tuple:
-    """Everything an accepted POST could change."""
-    return (
-        list(User.objects.order_by("pk").values_list()),
-        list(Tenant.objects.order_by("pk").values_list()),
-        list(Plan.objects.order_by("pk").values_list()),
-        list(PaymentProfile.objects.order_by("pk").values_list()),
-        StateLog.objects.count(),
-        Message.objects.count(),
-    )
 
 
 # --- CSRF --------------------------------------------------------------------
@@ -94,13 +80,13 @@ def test_it_refuses_every_post_without_a_csrf_token(world, who):
             "reason": "x",
             "name": "Hacked",
         }
-        before = snapshot()
+        before = db_snapshot()
         response = client.post(path, data)
         assert response.status_code == 403, f"{name} ({path}) as {who}"
         html = response.content.decode()
         assert "This form has expired" in html, name
         assert "Nothing was changed." in html
-        assert snapshot() == before, f"{name} changed something without a CSRF token"
+        assert db_snapshot() == before, f"{name} changed something without a CSRF token"
         checked += 1
     assert checked >= 10
 
@@ -424,7 +410,7 @@ def test_every_url_answers_every_role_as_expected(cast, name, who, method):
     if cast[who] is not None:
         client.force_login(cast[who])
 
-    before = snapshot()
+    before = db_snapshot()
     response = client.get(path) if method == "GET" else client.post(path, post_data(name, cast))
 
     location = response.get("Location", "")
@@ -444,7 +430,7 @@ def test_every_url_answers_every_role_as_expected(cast, name, who, method):
     acted = acted or (method == "POST" and name == "accounts:login" and who == "anonymous")
     if not acted:
         # Refused, redirected away or only shown: nothing may have changed.
-        assert snapshot() == before
+        assert db_snapshot() == before
     if response.status_code == 200 and "html" in response.get("Content-Type", ""):
         assert find_inline_code(response.content.decode()) == []
 
