@@ -5,7 +5,6 @@ Tenant admins never come here: they have the admin area of the console itself.
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -47,29 +46,18 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 class UserCreateAdminForm(AdminUserCreationForm):
-    """Django's creation form, with the e-mail address as the login."""
+    """Django's creation form, with the e-mail address as the login. User.clean()
+    lower-cases it; the model's unique constraint refuses one that is taken."""
 
     class Meta:
         model = User
         fields = ("email", "name", "tenant", "plan", "is_tenant_admin")
-
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(f"A user with the e-mail {email} already exists.")
-        return email
 
 
 class UserChangeAdminForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
-
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError(f"A user with the e-mail {email} already exists.")
-        return email
 
 
 @admin.register(User)

@@ -6,6 +6,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from accounts.models import Plan, Tenant, User
+from accounts.selectors import DEFAULT_SORT, USER_SORTS
+from billing.models import State
 
 
 class LoginForm(AuthenticationForm):
@@ -74,6 +76,42 @@ def _plan_field(tenant: Tenant) -> TenantPlanChoiceField:
     )
 
 
+class _QueryParameter(forms.CharField):
+    """A GET parameter of a list page: optional, and never an error. A NUL is dropped
+    (no name or e-mail holds one, and PostgreSQL refuses one in a query) and the
+    rest is cut to `max_length`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value) -> str:
+        value = super().to_python(value).replace("\x00", "").strip()
+        return value[: self.max_length] if self.max_length else value
+
+
+SORT_VALUES = frozenset(USER_SORTS) | {f"-{key}" for key in USER_SORTS}
+
+
+class UserFilterForm(forms.Form):
+    """The Users page's parameters: search, status filter, sort, page. The one place
+    they are cleaned; the selector (accounts.selectors.user_list_for_admin) trusts
+    what comes out. A stale or crafted value falls back to its default rather than
+    failing the page, so this form is always valid."""
+
+    q = _QueryParameter(max_length=100)
+    status = _QueryParameter(max_length=20)
+    sort = _QueryParameter(max_length=20)
+    page = _QueryParameter(max_length=20)  # Paginator.get_page copes with the rest
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        return status if status in State.values else ""
+
+    def clean_sort(self) -> str:
+        sort = self.cleaned_data["sort"]
+        return sort if sort in SORT_VALUES else DEFAULT_SORT
+
+
 class UserCreateForm(forms.Form):
     name = forms.CharField(
         label="Name",
@@ -106,12 +144,8 @@ class UserCreateForm(forms.Form):
         return name
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                f"A user with the e-mail {email} already exists. Use another address."
-            )
-        return email
+        # Whether the address is taken is the service's to say (the unique constraint).
+        return self.cleaned_data["email"].strip().lower()
 
 
 class UserPlanForm(forms.Form):
@@ -136,9 +170,8 @@ class PlanCreateForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, tenant: Tenant, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.tenant = tenant
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -146,10 +179,6 @@ class PlanCreateForm(forms.Form):
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
             raise forms.ValidationError("Enter the plan's name.")
-        if Plan.objects.filter(tenant=self.tenant, name__iexact=name).exists():
-            raise forms.ValidationError(
-                f"Your tenant already has a plan named {name}. Choose another name."
-            )
         return name
 
 

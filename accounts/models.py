@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -33,7 +34,13 @@ class Plan(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "name"], name="plan_unique_name_per_tenant")
+            # Ignoring case, so the list stays readable: the one check of the rule.
+            models.UniqueConstraint(
+                "tenant",
+                Lower("name"),
+                name="plan_unique_name_per_tenant_ci",
+                violation_error_message="This tenant already has a plan with this name.",
+            )
         ]
 
     def __str__(self) -> str:
@@ -42,6 +49,13 @@ class Plan(models.Model):
     @property
     def is_paid_subscription(self) -> bool:
         return self.kind == self.Kind.SUBSCRIPTION
+
+
+# E-mail addresses are the login names of the whole installation, kept lower-case
+# (UserManager and User.clean normalise them), so the column's unique constraint is
+# the one check; every form and service shows its refusal in these words. They do
+# not say which tenant the other account is in.
+EMAIL_TAKEN = "A user with this e-mail address already exists. Use another address."
 
 
 class UserManager(BaseUserManager["User"]):
@@ -73,7 +87,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     Superusers (operators of the whole installation) may have no tenant.
     """
 
-    email = models.EmailField("Email", unique=True)
+    email = models.EmailField("Email", unique=True, error_messages={"unique": EMAIL_TAKEN})
     name = models.CharField(max_length=150)
     tenant = models.ForeignKey(
         Tenant, on_delete=models.PROTECT, related_name="users", null=True, blank=True

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import Plan, Tenant, User
+from accounts.models import EMAIL_TAKEN, Plan, Tenant, User
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +82,6 @@ def user_create(
     if not name:
         raise AccountError("Enter the user's name.", field="name")
     _check_plan(plan, tenant.pk)
-    if User.objects.filter(email__iexact=email).exists():
-        raise AccountError(f"A user with the e-mail {email} already exists.", field="email")
     try:
         with transaction.atomic():
             user = User.objects.create_user(
@@ -94,10 +92,8 @@ def user_create(
                 plan=plan,
                 is_tenant_admin=is_tenant_admin,
             )
-    except IntegrityError:  # the same address added at the same moment
-        raise AccountError(
-            f"A user with the e-mail {email} already exists.", field="email"
-        ) from None
+    except IntegrityError:  # the e-mail's unique constraint: the one check
+        raise AccountError(EMAIL_TAKEN, field="email") from None
     _queue_welcome(user, actor)
     logger.info("user %s created in tenant %s by user %s", user.pk, tenant.pk, actor.pk)
     return user
@@ -126,14 +122,10 @@ def plan_create(*, tenant: Tenant, name: str, kind: str) -> Plan:
         raise AccountError("Enter the plan's name.", field="name")
     if kind not in Plan.Kind.values:
         raise AccountError("Choose a kind: paid subscription plan or bundle.", field="kind")
-    if Plan.objects.filter(tenant=tenant, name__iexact=name).exists():
-        raise AccountError(
-            f"Your tenant already has a plan named {name}. Choose another name.", field="name"
-        )
     try:
         with transaction.atomic():
             return Plan.objects.create(tenant=tenant, name=name, kind=kind)
-    except IntegrityError:
+    except IntegrityError:  # plan_unique_name_per_tenant_ci: the one check
         raise AccountError(
             f"Your tenant already has a plan named {name}. Choose another name.", field="name"
         ) from None

@@ -4,13 +4,19 @@ from django.urls import path, reverse_lazy
 
 from accounts import views
 from accounts.forms import PasswordLinkForm
+from accounts.holds import PAYMENT_PROFILE, TERMS, open_while
 
 app_name = "accounts"
 
+# Logging in and out and getting a password work whatever holds a user; changing
+# the password works at the payment-profile gate (after the terms).
+always_open = open_while(TERMS, PAYMENT_PROFILE)
+open_at_gate = open_while(PAYMENT_PROFILE)
+
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", always_open(views.LoginView.as_view()), name="login"),
+    path("logout/", always_open(auth_views.LogoutView.as_view()), name="logout"),
     path("terms/", views.terms, name="terms"),
     path("account/", views.account, name="account"),
     # Admin area
@@ -22,48 +28,62 @@ urlpatterns = [
     path("admin/settings/", views.tenant_settings, name="tenant_settings"),
     path(
         "account/password/",
-        auth_views.PasswordChangeView.as_view(
-            template_name="accounts/password_change.html",
-            success_url=reverse_lazy("accounts:password_change_done"),
+        open_at_gate(
+            auth_views.PasswordChangeView.as_view(
+                template_name="accounts/password_change.html",
+                success_url=reverse_lazy("accounts:password_change_done"),
+            )
         ),
         name="password_change",
     ),
     path(
         "account/password/done/",
-        auth_views.PasswordChangeDoneView.as_view(
-            template_name="accounts/password_change_done.html"
+        open_at_gate(
+            auth_views.PasswordChangeDoneView.as_view(
+                template_name="accounts/password_change_done.html"
+            )
         ),
         name="password_change_done",
     ),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
-            form_class=PasswordLinkForm,
-            template_name="accounts/password_reset.html",
-            email_template_name="emails/password_reset.txt",
-            subject_template_name="emails/password_reset_subject.txt",
-            success_url=reverse_lazy("accounts:password_reset_done"),
-            extra_email_context={"site_url": settings.SITE_URL},
+        always_open(
+            auth_views.PasswordResetView.as_view(
+                form_class=PasswordLinkForm,
+                template_name="accounts/password_reset.html",
+                email_template_name="emails/password_reset.txt",
+                subject_template_name="emails/password_reset_subject.txt",
+                success_url=reverse_lazy("accounts:password_reset_done"),
+                extra_email_context={"site_url": settings.SITE_URL},
+            )
         ),
         name="password_reset",
     ),
     path(
         "password-reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+        always_open(
+            auth_views.PasswordResetDoneView.as_view(
+                template_name="accounts/password_reset_done.html"
+            )
+        ),
         name="password_reset_done",
     ),
     path(
         "password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="accounts/password_reset_confirm.html",
-            success_url=reverse_lazy("accounts:password_reset_complete"),
+        always_open(
+            auth_views.PasswordResetConfirmView.as_view(
+                template_name="accounts/password_reset_confirm.html",
+                success_url=reverse_lazy("accounts:password_reset_complete"),
+            )
         ),
         name="password_reset_confirm",
     ),
     path(
         "password-reset/complete/",
-        auth_views.PasswordResetCompleteView.as_view(
-            template_name="accounts/password_reset_complete.html"
+        always_open(
+            auth_views.PasswordResetCompleteView.as_view(
+                template_name="accounts/password_reset_complete.html"
+            )
         ),
         name="password_reset_complete",
     ),

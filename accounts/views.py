@@ -6,39 +6,36 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import services
-from accounts.decorators import tenant_admin_required
+from accounts.admin_area import admin_next_url, tenant_admin_required
 from accounts.forms import (
     LoginForm,
     PlanCreateForm,
     TenantSettingsForm,
     TermsForm,
     UserCreateForm,
+    UserFilterForm,
     UserPlanForm,
 )
+from accounts.holds import PAYMENT_PROFILE, TERMS, open_while
 from accounts.models import User
 from accounts.selectors import (
     DEFAULT_SORT,
-    STATUS_FILTERS,
     admin_actions,
-    clean_sort,
     plans_for_tenant,
-    profile_of_loaded,
     user_for_admin,
     user_list_for_admin,
+    user_list_page,
 )
 from accounts.services import AccountError
 from billing.models import PaymentProfile, State
-from billing.selectors import pending_count, profile_of, user_is_gated
+from billing.selectors import pending_count, user_is_gated
 
 
 class LoginView(auth_views.LoginView):
@@ -50,12 +47,13 @@ class LoginView(auth_views.LoginView):
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    context = {"nav": "home", "profile": profile_of(request.user)}
+    context = {"nav": "home", "profile": request.user.payment_profile}
     if request.user.is_tenant_admin and request.user.tenant_id:
         context["pending_count"] = pending_count(request.user.tenant)
     return render(request, "accounts/home.html", context)
 
 
+@open_while(TERMS, PAYMENT_PROFILE)
 @login_required
 @require_http_methods(["GET", "POST"])
 def terms(request: HttpRequest) -> HttpResponse:
@@ -73,13 +71,14 @@ def terms(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/terms.html", {"form": form})
 
 
+@open_while(PAYMENT_PROFILE)
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/account.html",
-        {"profile": profile_of(request.user), "nav": "account"},
+        {"profile": request.user.payment_profile, "nav": "account"},
     )
 
 
@@ -91,40 +90,31 @@ USERS_PER_PAGE = 50
 
 @dataclass(frozen=True)
 class UserRow:
-    """One line of the Users page: the user, their profile (or None) and the
-    transitions the admin may run on it, worked out without a query."""
+    """One line of the Users page: the user, their profile and the transitions the
+    admin may run on it, worked out without a query."""
 
     user: User
-    profile: PaymentProfile | None
+    profile: PaymentProfile
     actions: tuple[str, ...]
-
-    @property
-    def status(self) -> str:
-        return self.profile.state if self.profile else State.NONE
-
-    @property
-    def status_label(self) -> str:
-        return State(self.status).label
 
 
 @tenant_admin_required
 @require_GET
 def user_list(request: HttpRequest) -> HttpResponse:
     """Admin > Users: the tenant's users with search, status filter, sorting, pages."""
-    # No name or e-mail can hold a NUL (the forms refuse it), and PostgreSQL refuses
-    # one in a query: drop it rather than fail.
-    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
-    status = request.GET.get("status", "")
-    status = status if status in STATUS_FILTERS else ""
-    sort = clean_sort(request.GET.get("sort"))
+    filters = UserFilterForm(request.GET)
+    filters.is_valid()  # always valid: each parameter falls back to its default
+    q, status, sort = (filters.cleaned_data[key] for key in ("q", "status", "sort"))
     users = user_list_for_admin(tenant=request.user.tenant, q=q, status=status, sort=sort)
-    page = Paginator(users, USERS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = []
-    for user in page.object_list:
-        profile = profile_of_loaded(user)
-        rows.append(
-            UserRow(user=user, profile=profile, actions=admin_actions(profile, request.user))
+    page = user_list_page(users, number=filters.cleaned_data["page"], per_page=USERS_PER_PAGE)
+    rows = [
+        UserRow(
+            user=user,
+            profile=user.payment_profile,
+            actions=admin_actions(user.payment_profile, request.user),
         )
+        for user in page.object_list
+    ]
     return render(
         request,
         "accounts/user_list.html",
@@ -182,20 +172,6 @@ def _query(**params: str) -> str:
 def _form_error(form, error: AccountError) -> None:
     """Show a service's refusal next to the field it is about."""
     form.add_error(error.field if error.field in form.fields else None, str(error))
-
-
-def admin_next_url(request: HttpRequest) -> str:
-    """Where an admin area action goes afterwards: the Users page as the admin left it
-    (search, filter, sort, page), if `next` is a local URL; the plain Users page
-    otherwise. Shared by the admin area's views in accounts and billing."""
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    # A path on this site: redirect() would take anything else without a "/" for a
-    # URL name ("a b" → NoReverseMatch, a 500) or a path relative to the action's URL.
-    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse("accounts:user_list")
 
 
 @tenant_admin_required
@@ -274,7 +250,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def plan_create(request: HttpRequest) -> HttpResponse:
     tenant = request.user.tenant
-    form = PlanCreateForm(request.POST if request.method == "POST" else None, tenant=tenant)
+    form = PlanCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             plan = services.plan_create(

@@ -386,16 +386,11 @@ def _admin_state_filter(model_admin) -> str:
 
 
 def _floor_row(user, admin) -> dict:
-    from billing.models import PaymentProfile, State
+    from billing.models import State
 
-    try:
-        profile = user.payment_profile
-    except PaymentProfile.DoesNotExist:
-        profile = None
-    state = profile.state if profile else State.NONE
-    actions = (
-        {t.name for t in profile.get_available_user_state_transitions(admin)} if profile else set()
-    )
+    profile = user.payment_profile
+    state = profile.state
+    actions = {t.name for t in profile.get_available_user_state_transitions(admin)}
     badges = {
         State.ACTIVE: "text-bg-success",
         State.PENDING: "text-bg-warning",
@@ -408,10 +403,10 @@ def _floor_row(user, admin) -> dict:
         "name": user.name,
         "email": user.email,
         "plan": user.plan.name if user.plan else "Bundles only",
-        "method": profile.get_method_display() if profile and profile.method else "Not set up",
+        "method": profile.get_method_display() or "Not set up",
         "status": state,
         "status_label": State(state).label,
-        "changed": profile.state_changed_at if profile else None,
+        "changed": profile.state_changed_at,
         "activate": "activate" in actions,
         "deactivate": "deactivate" in actions,
     }

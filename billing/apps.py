@@ -5,3 +5,6 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "billing"
     verbose_name = "Billing"
+
+    def ready(self) -> None:
+        from billing import signals  # noqa: F401  (connects the receivers)

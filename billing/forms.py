@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import datetime
 import re
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
+from django.utils import timezone
 
 from billing.gateway import ascii_digits, card_brand, cvc_length, expiry_passed, luhn_ok
 from billing.models import INVOICE_FIELDS, Method, PaymentProfile
@@ -22,11 +22,20 @@ class SecretInput(forms.TextInput):
 
 _EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$", re.ASCII)
 
+# What a person can type wrong on a card, one message per rule. (Whether the card
+# is taken is the gateway's to say: billing.gateway.CARD_DECLINED.)
+ENTER_EXPIRY = "Enter the expiry date as MM/YY, for example 04/29."
+NUMBER_LENGTH = "A card number has 12 to 19 digits."
+NUMBER_INVALID = "This card number is not valid. Check the digits."
+BRAND_NOT_ACCEPTED = "We accept Visa, Mastercard, American Express, Discover, Diners Club and JCB."
+CARD_EXPIRED = "This card has expired. Use a card that is still valid."
+EXPIRY_TOO_FAR = "Check the expiry year: it is too far in the future."
+
 _REQUIRED_FOR = {
     Method.CREDIT_CARD: {
         "cardholder_name": "Enter the cardholder name as it appears on the card.",
         "card_number": "Enter the card number.",
-        "card_expiry": "Enter the expiry date as MM/YY, for example 04/29.",
+        "card_expiry": ENTER_EXPIRY,
         "cvc": "Enter the security code (CVC) from the back of the card.",
     },
     Method.INVOICE: {
@@ -144,8 +153,8 @@ class PaymentProfileForm(forms.Form):
         self.helper.add_input(Submit("save", "Save", css_class="px-4"))
 
     @classmethod
-    def initial_from(cls, profile: PaymentProfile | None) -> dict:
-        if profile is None or not profile.method:
+    def initial_from(cls, profile: PaymentProfile) -> dict:
+        if not profile.method:
             return {}
         initial = {"method": profile.method, "cardholder_name": profile.cardholder_name}
         initial.update({field: getattr(profile, field) for field in INVOICE_FIELDS})
@@ -171,34 +180,27 @@ class PaymentProfileForm(forms.Form):
         brand = None
         if number and "card_number" not in self.errors:
             if not ascii_digits(number) or not 12 <= len(number) <= 19:
-                self.add_error("card_number", "A card number has 12 to 19 digits.")
+                self.add_error("card_number", NUMBER_LENGTH)
             elif not luhn_ok(number):
-                self.add_error("card_number", "This card number is not valid. Check the digits.")
+                self.add_error("card_number", NUMBER_INVALID)
             else:
                 brand = card_brand(number)
                 if brand is None:
-                    self.add_error(
-                        "card_number",
-                        "We accept Visa, Mastercard, American Express, Discover, "
-                        "Diners Club and JCB.",
-                    )
+                    self.add_error("card_number", BRAND_NOT_ACCEPTED)
         expiry = (cleaned.get("card_expiry") or "").strip()
         if expiry and "card_expiry" not in self.errors:
             match = _EXPIRY.match(expiry)
             month = int(match.group(1)) if match else 0
             if not match or not 1 <= month <= 12:
-                self.add_error("card_expiry", "Enter the expiry date as MM/YY, for example 04/29.")
+                self.add_error("card_expiry", ENTER_EXPIRY)
             else:
                 year = int(match.group(2))
                 year = year + 2000 if year < 100 else year
-                if expiry_passed(month, year, datetime.date.today()):
-                    self.add_error(
-                        "card_expiry", "This card has expired. Use a card that is still valid."
-                    )
-                elif year > datetime.date.today().year + 25:
-                    self.add_error(
-                        "card_expiry", "Check the expiry year: it is too far in the future."
-                    )
+                today = timezone.localdate()
+                if expiry_passed(month, year, today):
+                    self.add_error("card_expiry", CARD_EXPIRED)
+                elif year > today.year + 25:
+                    self.add_error("card_expiry", EXPIRY_TOO_FAR)
                 else:
                     cleaned["exp_month"], cleaned["exp_year"] = month, year
         cvc = (cleaned.get("cvc") or "").strip()

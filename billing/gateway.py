@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
@@ -32,7 +33,10 @@ _BRANDS: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...] = (
 
 
 class CardError(ValueError):
-    """The card was refused; the message says what to fix."""
+    """The gateway refused the card; the message says what to do."""
+
+
+CARD_DECLINED = "The card was declined. Check the details, use another card, or choose Invoice."
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def cvc_length(brand: str) -> int:
 
 def expiry_passed(month: int, year: int, today: datetime.date | None = None) -> bool:
     """A card is good through the last day of its expiry month."""
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     return (year, month) < (today.year, today.month)
 
 
@@ -90,9 +94,19 @@ class PaymentGateway(Protocol):
     ) -> CardToken: ...
 
 
+# A test card number that LocalGateway declines, as a processor's issuer would.
+DECLINED_TEST_CARD = "4000000000000002"
+
+
 class LocalGateway:
-    """For development and tests: validates like a processor would and makes up
-    an opaque token. Nothing leaves the process."""
+    """For development and tests: makes up an opaque token, and declines what a
+    processor would (DECLINED_TEST_CARD, or a card that is not valid at all if a
+    caller skipped the form's checks). Nothing leaves the process.
+
+    What a person typed wrong (too few digits, a past expiry date, a short CVC) is
+    the form's to say, in its words (billing.forms); a gateway only knows whether
+    it takes the card.
+    """
 
     # An error report (the DEBUG page, an HTML mail to ADMINS) shows each frame's local
     # variables: this frame's must not show the card.
@@ -100,17 +114,16 @@ class LocalGateway:
     def tokenize(
         self, *, number: str, exp_month: int, exp_year: int, cvc: str, cardholder: str
     ) -> CardToken:
-        if not ascii_digits(number) or not luhn_ok(number):
-            raise CardError("This card number is not valid. Check the digits and try again.")
-        brand = card_brand(number)
-        if brand is None:
-            raise CardError(
-                "We accept Visa, Mastercard, American Express, Discover, Diners Club and JCB."
-            )
-        if expiry_passed(exp_month, exp_year):
-            raise CardError("This card has expired.")
-        if not ascii_digits(cvc) or len(cvc) != cvc_length(brand):
-            raise CardError(f"Enter the {cvc_length(brand)}-digit security code (CVC).")
+        brand = card_brand(number) if ascii_digits(number) else None
+        if (
+            number == DECLINED_TEST_CARD
+            or brand is None
+            or not luhn_ok(number)
+            or expiry_passed(exp_month, exp_year)
+            or not ascii_digits(cvc)
+            or len(cvc) != cvc_length(brand)
+        ):
+            raise CardError(CARD_DECLINED)
         return CardToken(
             token=f"tok_local_{secrets.token_urlsafe(18)}",
             brand=brand,

@@ -64,9 +64,11 @@ INVOICE_FIELDS = (
 class PaymentProfile(ConcurrentTransitionMixin, models.Model):
     """How a user pays: a credit card (kept as a gateway token) or invoices.
 
-    The state graph lives here; the acts that move along it (with their locks,
-    logs and e-mails) are in ``billing.services``. Transition bodies only set
-    fields in memory.
+    Every user has exactly one, from the moment the user is created (in state
+    ``none``: see ``billing.signals``), so "not set up" has one shape: a row in
+    state ``none``. The state graph lives here; the acts that move along it (with
+    their locks, logs and e-mails) are in ``billing.services``. Transition bodies
+    only set fields in memory.
     """
 
     user = models.OneToOneField(
@@ -117,14 +119,6 @@ class PaymentProfile(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"Payment profile of {self.user}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.state == State.ACTIVE
-
-    @property
-    def method_label(self) -> str:
-        return self.get_method_display() if self.method else "Not set up"
 
     @property
     def card_expiry(self) -> str:

@@ -2,27 +2,15 @@ from __future__ import annotations
 
 from django_fsm_log.models import StateLog
 
-from accounts.models import User
 from billing.models import PaymentProfile, State
-
-
-def profile_of(user: User) -> PaymentProfile | None:
-    """The user's payment profile, or None when they never saved one."""
-    try:
-        return user.payment_profile
-    except PaymentProfile.DoesNotExist:
-        return None
-
-
-def profile_state(user: User) -> str:
-    profile = profile_of(user)
-    return profile.state if profile else State.NONE
 
 
 def user_is_gated(user) -> bool:
     """True when the user needs a payment profile and it is not active."""
     return bool(
-        user.is_authenticated and user.needs_payment_profile and profile_state(user) != State.ACTIVE
+        user.is_authenticated
+        and user.needs_payment_profile
+        and user.payment_profile.state != State.ACTIVE
     )
 
 
@@ -31,15 +19,13 @@ def pending_count(tenant) -> int:
     return PaymentProfile.objects.filter(user__tenant=tenant, state=State.PENDING).count()
 
 
-def profile_history_entries(profile: PaymentProfile | None) -> list[StateLog]:
+def profile_history_entries(profile: PaymentProfile) -> list[StateLog]:
     """Every logged transition of the profile, newest first, with who did it joined in.
 
     Each entry gets `source_label` and `target_label` (the states' names as the
     Users page shows them) without the per-row content-type lookups of
     ``StateLog.get_state_display``.
     """
-    if profile is None:
-        return []
     labels = dict(State.choices)
     entries = list(
         StateLog.objects.for_(profile).select_related("by").order_by("-timestamp", "-pk")

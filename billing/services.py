@@ -41,21 +41,14 @@ class CardInput:
         return f"CardInput(cardholder={self.cardholder!r}, number='…{self.number[-4:]}')"
 
 
-def _locked_profile(user: User, *, create: bool = False) -> PaymentProfile:
-    """The user's profile, re-read and locked for the rest of the transaction."""
-    if create:
-        # get_or_create survives a concurrent insert of the same user's row.
-        PaymentProfile.objects.get_or_create(user=user)
-    try:
-        return (
-            PaymentProfile.objects.select_for_update(of=("self",))
-            .select_related("user__tenant")
-            .get(user=user)
-        )
-    except PaymentProfile.DoesNotExist:
-        raise PaymentProfileError(
-            f"{user} has not set up a payment profile yet, so there is nothing to change."
-        ) from None
+def _locked_profile(user: User) -> PaymentProfile:
+    """The user's profile (every user has one), re-read and locked for the rest of
+    the transaction."""
+    return (
+        PaymentProfile.objects.select_for_update(of=("self",))
+        .select_related("user__tenant")
+        .get(user=user)
+    )
 
 
 def _save(profile: PaymentProfile) -> None:
@@ -97,7 +90,7 @@ def payment_profile_submit(
         )
 
     with transaction.atomic():
-        profile = _locked_profile(user, create=True)
+        profile = _locked_profile(user)
         if not has_transition_perm(profile.submit, user):
             raise PaymentProfileError("You can only change your own payment profile.")
         was = profile.state
@@ -130,40 +123,48 @@ def payment_profile_submit(
     return profile
 
 
-def payment_profile_refusal(
-    *, user: User, profile: PaymentProfile | None, actor: User, action: str
-) -> str:
-    """Why `actor` may not `action` ("activate" or "deactivate") `user`'s profile now,
-    or "" if they may. The services raise it; confirmation pages show it up front."""
-    if profile is None or profile.state == State.NONE:
-        return f"{user} has not set up a payment profile yet, so there is nothing to {action}."
-    method = getattr(profile, action)
-    if not can_proceed(method):
-        if profile.state == State.ACTIVE:
-            return f"The payment profile of {user} is already active."
-        if profile.state == State.INACTIVE:
-            return f"The payment profile of {user} is already inactive."
-        return f"The payment profile of {user} is pending activation and cannot be {action}d."
-    if not has_transition_perm(method, actor):
-        if actor.pk == user.pk:
-            return f"You cannot {action} your own payment profile: another admin must do it."
-        return f"You are not allowed to {action} this payment profile."
+def _not_allowed(profile: PaymentProfile, actor: User, act: str) -> str:
+    if actor.pk == profile.user_id:
+        return f"You cannot {act} your own payment profile: another admin must do it."
+    return f"You are not allowed to {act} this payment profile."
+
+
+def activate_refusal(*, profile: PaymentProfile, actor: User) -> str:
+    """Why `actor` may not activate `profile` now, or "" if they may. The service
+    raises it; the confirmation page shows it up front."""
+    user = profile.user
+    if not can_proceed(profile.activate):
+        if profile.state == State.NONE:
+            return f"{user} has not set up a payment profile yet, so there is nothing to activate."
+        return f"The payment profile of {user} is already active."
+    if not has_transition_perm(profile.activate, actor):
+        return _not_allowed(profile, actor, "activate")
     return ""
 
 
-def _check_admin(profile: PaymentProfile, actor: User, action: str) -> None:
-    refusal = payment_profile_refusal(
-        user=profile.user, profile=profile, actor=actor, action=action
-    )
-    if refusal:
-        raise PaymentProfileError(refusal)
+def deactivate_refusal(*, profile: PaymentProfile, actor: User) -> str:
+    """Why `actor` may not deactivate `profile` now, or "" if they may."""
+    user = profile.user
+    if not can_proceed(profile.deactivate):
+        if profile.state == State.NONE:
+            return (
+                f"{user} has not set up a payment profile yet, so there is nothing to deactivate."
+            )
+        if profile.state == State.PENDING:
+            return f"The payment profile of {user} is pending activation and cannot be deactivated."
+        return f"The payment profile of {user} is already inactive."
+    if not has_transition_perm(profile.deactivate, actor):
+        return _not_allowed(profile, actor, "deactivate")
+    return ""
 
 
 def payment_profile_activate(*, actor: User, user: User, note: str = "") -> PaymentProfile:
     """An admin activates a pending or inactive profile; the user may then use the console."""
     with transaction.atomic():
         profile = _locked_profile(user)
-        _check_admin(profile, actor, "activate")
+        refusal = activate_refusal(profile=profile, actor=actor)
+        if refusal:
+            raise PaymentProfileError(refusal)
         profile.activate(by=actor, description=note.strip() or "Activated")
         _save(profile)
         notifications.profile_activated(profile)
@@ -175,7 +176,9 @@ def payment_profile_deactivate(*, actor: User, user: User, reason: str = "") -> 
     """An admin deactivates an active profile; the user is held at the gate again."""
     with transaction.atomic():
         profile = _locked_profile(user)
-        _check_admin(profile, actor, "deactivate")
+        refusal = deactivate_refusal(profile=profile, actor=actor)
+        if refusal:
+            raise PaymentProfileError(refusal)
         profile.deactivate(by=actor, description=reason.strip() or None)
         _save(profile)
         notifications.profile_deactivated(profile)

@@ -7,29 +7,30 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.decorators import tenant_admin_required
-from accounts.models import User
+from accounts.admin_area import admin_next_url, is_popup_request, tenant_admin_required
+from accounts.holds import PAYMENT_PROFILE, open_while
 from accounts.selectors import user_for_admin
-from accounts.views import admin_next_url
 from billing.forms import PaymentProfileForm, ProfileActivateForm, ProfileDeactivateForm
 from billing.gateway import CardError
 from billing.models import State
-from billing.selectors import profile_history_entries, profile_of, user_is_gated
+from billing.selectors import profile_history_entries, user_is_gated
 from billing.services import (
     PaymentProfileError,
+    activate_refusal,
+    deactivate_refusal,
     payment_profile_activate,
     payment_profile_deactivate,
-    payment_profile_refusal,
     payment_profile_submit,
 )
 
 
+@open_while(PAYMENT_PROFILE)
 @sensitive_post_parameters("card_number", "cvc")
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile_edit(request: HttpRequest) -> HttpResponse:
     """The Payment Information page: choose Credit Card or Invoice, fill in, Save."""
-    profile = profile_of(request.user)
+    profile = request.user.payment_profile
     if request.method == "POST":
         form = PaymentProfileForm(request.POST)
         if form.is_valid():
@@ -60,6 +61,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
     )
 
 
+@open_while(PAYMENT_PROFILE)
 @login_required
 @require_GET
 def gate(request: HttpRequest) -> HttpResponse:
@@ -67,7 +69,7 @@ def gate(request: HttpRequest) -> HttpResponse:
     if not user_is_gated(request.user):
         return redirect("accounts:home")
     return render(
-        request, "billing/gate.html", {"profile": profile_of(request.user), "State": State}
+        request, "billing/gate.html", {"profile": request.user.payment_profile, "State": State}
     )
 
 
@@ -80,96 +82,89 @@ def _read_only() -> HttpResponse:
     return HttpResponseNotAllowed(["GET", "HEAD"])
 
 
-def _is_fetch(request: HttpRequest) -> bool:
-    """The Actions dropdown's popups fetch the page with this header (static/js/app.js)."""
-    return request.headers.get("X-Requested-With") == "fetch"
-
-
-def _profile_action(
-    request: HttpRequest,
-    pk: int,
-    *,
-    action: str,
-    title: str,
-    button: str,
-    form_class,
-    run,
-    done: str,
-) -> HttpResponse:
-    """Shared by Activate and Deactivate: GET shows the confirmation (a page, or the
-    popup's content when fetched); POST runs the service and goes back to the list."""
-    target = user_for_admin(admin=request.user, pk=pk)
-    next_url = admin_next_url(request)
-    if request.method == "POST":
-        form = form_class(request.POST)
-        if form.is_valid():
-            try:
-                run(target, form.cleaned_data)
-            except PaymentProfileError as error:
-                messages.error(request, str(error))
-            else:
-                messages.success(request, done.format(name=target))
-            return redirect(next_url)
-    else:
-        form = form_class()
-    profile = profile_of(target)
-    context = {
-        "target": target,
-        "profile": profile,
-        "form": form,
-        "title": title,
-        "button": button,
-        "action": action,
-        "action_url": request.path,
-        "next": next_url,
-        "unavailable": payment_profile_refusal(
-            user=target, profile=profile, actor=request.user, action=action
-        ),
-        "nav": "admin",
-        "admin_nav": "users",
-    }
-    if _is_fetch(request):
+def _confirmation(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    """A confirmation as the popup's content (fetched by the Actions dropdown) or, for
+    a browser without JavaScript, as a page of its own."""
+    context = {**context, "action_url": request.path, "nav": "admin", "admin_nav": "users"}
+    if is_popup_request(request):
         return render(request, "billing/_profile_action_modal.html", context)
-    return render(request, f"billing/profile_{action}.html", context)
+    return render(request, template, context)
 
 
 @tenant_admin_required
 @require_http_methods(["GET", "POST"])
 def profile_activate(request: HttpRequest, pk: int) -> HttpResponse:
-    """Activate Pay Profile: confirm, then Save."""
-
-    def run(target: User, data: dict) -> None:
-        payment_profile_activate(actor=request.user, user=target)
-
-    return _profile_action(
+    """Activate Pay Profile: GET confirms, POST (Save) activates and goes back."""
+    target = user_for_admin(admin=request.user, pk=pk)
+    next_url = admin_next_url(request)
+    form = ProfileActivateForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment_profile_activate(actor=request.user, user=target)
+        except PaymentProfileError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Payment profile of {target} activated.")
+        return redirect(next_url)
+    profile = target.payment_profile
+    return _confirmation(
         request,
-        pk,
-        action="activate",
-        title="Activate Pay Profile",
-        button="Save",
-        form_class=ProfileActivateForm,
-        run=run,
-        done="Payment profile of {name} activated.",
+        "billing/profile_activate.html",
+        {
+            "target": target,
+            "profile": profile,
+            "form": form,
+            "next": next_url,
+            "title": "Activate Pay Profile",
+            "button": "Save",
+            "danger": False,
+            "question": (
+                f"Activate the payment profile of {target.name}? They can use CloudCenter "
+                "once it is active, and they are told by e-mail."
+            ),
+            "unavailable": activate_refusal(profile=profile, actor=request.user),
+        },
     )
 
 
 @tenant_admin_required
 @require_http_methods(["GET", "POST"])
 def profile_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
-    """Deactivate Pay Profile: confirm (with an optional reason), then OK."""
-
-    def run(target: User, data: dict) -> None:
-        payment_profile_deactivate(actor=request.user, user=target, reason=data["reason"])
-
-    return _profile_action(
+    """Deactivate Pay Profile: GET confirms (with an optional reason), POST (OK)
+    deactivates and goes back."""
+    target = user_for_admin(admin=request.user, pk=pk)
+    next_url = admin_next_url(request)
+    form = ProfileDeactivateForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment_profile_deactivate(
+                actor=request.user, user=target, reason=form.cleaned_data["reason"]
+            )
+        except PaymentProfileError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Payment profile of {target} deactivated.")
+        return redirect(next_url)
+    profile = target.payment_profile
+    held = "They cannot use CloudCenter until it is activated again. "
+    return _confirmation(
         request,
-        pk,
-        action="deactivate",
-        title="Deactivate Pay Profile",
-        button="OK",
-        form_class=ProfileDeactivateForm,
-        run=run,
-        done="Payment profile of {name} deactivated.",
+        "billing/profile_deactivate.html",
+        {
+            "target": target,
+            "profile": profile,
+            "form": form,
+            "next": next_url,
+            "title": "Deactivate Pay Profile",
+            "button": "OK",
+            "danger": True,
+            "question": (
+                f"Deactivate the payment profile of {target.name}? "
+                f"{held if target.needs_payment_profile else ''}"
+                "They are told by e-mail, with the reason if you give one."
+            ),
+            "unavailable": deactivate_refusal(profile=profile, actor=request.user),
+        },
     )
 
 
@@ -181,12 +176,12 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return _read_only()
     context = {
         "target": target,
-        "profile": profile_of(target),
+        "profile": target.payment_profile,
         "next": admin_next_url(request),
         "nav": "admin",
         "admin_nav": "users",
     }
-    if _is_fetch(request):
+    if is_popup_request(request):
         return render(request, "billing/_profile_detail_modal.html", context)
     return render(request, "billing/profile_detail.html", context)
 
@@ -197,14 +192,13 @@ def profile_history(request: HttpRequest, pk: int) -> HttpResponse:
     target = user_for_admin(admin=request.user, pk=pk)
     if request.method not in ("GET", "HEAD"):
         return _read_only()
-    profile = profile_of(target)
     return render(
         request,
         "billing/profile_history.html",
         {
             "target": target,
-            "profile": profile,
-            "entries": profile_history_entries(profile),
+            "profile": target.payment_profile,
+            "entries": profile_history_entries(target.payment_profile),
             "next": admin_next_url(request),
             "nav": "admin",
             "admin_nav": "users",

@@ -92,8 +92,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
-    "accounts.middleware.TermsMiddleware",
-    "billing.middleware.PaymentProfileGateMiddleware",
+    "accounts.holds.HoldMiddleware",
 ]
 
 ROOT_URLCONF = "ccm.urls"

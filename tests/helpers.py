@@ -10,7 +10,7 @@ from django_fsm_log.models import StateLog
 from mailer.models import Message
 
 from accounts.models import Plan, Tenant, User
-from billing.models import PaymentProfile
+from billing.models import PaymentProfile, State
 
 PASSWORD = "correct horse battery staple"
 
@@ -39,6 +39,14 @@ def make_user(email: str, tenant: Tenant | None, *, admin=False, plan=None, term
         terms_accepted_at=timezone.now() if terms else None,
         **extra,
     )
+
+
+def no_profile_saved() -> bool:
+    """Nothing was saved: every profile is still as it was made with its user (state
+    none, no details)."""
+    return not PaymentProfile.objects.exclude(
+        state=State.NONE, method="", card_token="", company_name="", submitted_at=None
+    ).exists()
 
 
 def client_for(user: User | None) -> Client:

@@ -28,7 +28,7 @@ from mailer.models import Message, MessageLog
 from accounts.models import User
 from billing import gateway
 from billing.models import Method, PaymentProfile, State
-from tests.helpers import client_for
+from tests.helpers import client_for, no_profile_saved
 
 # An American Express test number: 15 digits, a 4-digit CVC. The CVC is short enough
 # to turn up by chance inside random tokens and hashes, so it is looked for only as
@@ -138,7 +138,7 @@ def test_the_card_number_and_cvc_appear_nowhere(alice, bob, betty, operator, cap
             (tag,) = re.findall(rf'<input[^>]*name="{name}"[^>]*>', html)
             assert "value=" not in tag, tag
         assert 'value="Bob User"' in html  # what may come back, does
-        assert not PaymentProfile.objects.exists()
+        assert no_profile_saved()
 
         saved = as_bob.post(edit, CARD, follow=True)
         assert saved.redirect_chain == [(edit, 302)]
@@ -212,7 +212,7 @@ def test_an_error_while_the_card_is_in_hand_reports_neither(alice, bob, caplog, 
 
     assert response.status_code == 500
     assert not leaks(response.content.decode())
-    assert not PaymentProfile.objects.exists()
+    assert no_profile_saved()
     (record,) = [r for r in caplog.records if r.name == "django.request"]
     assert record.exc_info and record.request.method == "POST"
     reporter = ExceptionReporter(record.request, *record.exc_info, is_email=True)

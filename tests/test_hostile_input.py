@@ -267,7 +267,7 @@ def test_add_user(alice_client, paid_plan, name, email, plan, is_tenant_admin):
             assert_refused_clearly(response, before)
             return
         assert_local_redirect(response)
-        assert changed_tables(before, db_snapshot()) == {"User", "Message"}
+        assert changed_tables(before, db_snapshot()) == {"User", "PaymentProfile", "Message"}
         user = User.objects.latest("pk")
         assert user.name == " ".join(name.split())
         html = page(alice_client, reverse("accounts:user_list"), q=user.email[:100])

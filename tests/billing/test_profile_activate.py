@@ -10,7 +10,7 @@ from mailer.models import Message
 
 from billing import notifications
 from billing.models import Method, PaymentProfile, State
-from tests.helpers import client_for
+from tests.helpers import client_for, no_profile_saved
 
 
 def url(user) -> str:
@@ -144,7 +144,7 @@ def test_it_refuses_a_user_without_a_profile(alice, bob):
     response = client_for(alice).post(url(bob), follow=True)
     assert response.status_code == 200
     assert any("has not set up a payment profile yet" in m for m in messages_of(response))
-    assert not PaymentProfile.objects.exists()
+    assert no_profile_saved()
 
 
 def test_the_confirmation_of_an_active_profile_says_it_is_already_active(alice, bob, make_profile):

@@ -10,7 +10,7 @@ from django.urls import reverse
 from mailer.models import Message
 
 from billing.models import Method, PaymentProfile, State
-from tests.helpers import CARD_NUMBER, CARD_POST, INVOICE_POST, client_for
+from tests.helpers import CARD_NUMBER, CARD_POST, INVOICE_POST, client_for, no_profile_saved
 
 URL = reverse("billing:profile_edit")
 
@@ -116,7 +116,7 @@ def test_it_explains_what_to_fix_in_the_card_and_stores_nothing(
     html = response.content.decode()
     assert "4242 4242 4242 424" not in html and "4242424242424" not in html
     assert 'name="cvc"' in html and 'value="123"' not in html
-    assert not PaymentProfile.objects.exists()
+    assert no_profile_saved()
     assert not Message.objects.exists()
 
 
@@ -128,7 +128,7 @@ def test_it_explains_missing_invoice_details_and_stores_nothing(alice, bob, miss
 
     assert response.status_code == 200
     assert response.context["form"].errors[missing][0].startswith("Enter")
-    assert not PaymentProfile.objects.exists()
+    assert no_profile_saved()
 
 
 def test_it_refuses_a_malformed_post(alice, bob):
@@ -136,7 +136,7 @@ def test_it_refuses_a_malformed_post(alice, bob):
         response = client_for(bob).post(URL, data)
         assert response.status_code == 200
         assert response.context["form"].errors
-    assert not PaymentProfile.objects.exists()
+    assert no_profile_saved()
     assert not Message.objects.exists()
 
 

@@ -15,7 +15,7 @@ from billing.services import (
     payment_profile_deactivate,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST
+from tests.helpers import INVOICE_POST, no_profile_saved
 
 INVOICE = {k: v for k, v in INVOICE_POST.items() if k != "method"}
 CARD = CardInput(
@@ -73,7 +73,7 @@ def test_it_refuses_a_card_the_gateway_refuses_and_stores_nothing(alice, bob):
     bad = CardInput(cardholder="B", number="4242424242424241", exp_month=4, exp_year=2039, cvc="1")
     with pytest.raises(CardError):
         payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=bad)
-    assert not PaymentProfile.objects.exists()
+    assert no_profile_saved()
     assert not Message.objects.exists()
 
 
@@ -187,5 +187,5 @@ def test_it_rolls_back_a_submit_with_its_mail(alice, bob):
     with pytest.raises(RuntimeError), transaction.atomic():
         payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
         raise RuntimeError("later step failed")
-    assert not PaymentProfile.objects.exists()
+    assert no_profile_saved()
     assert not Message.objects.exists()

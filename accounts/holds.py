@@ -1,0 +1,67 @@
+"""Where a logged-in user is held before they may use the console, and which views
+they may still open while held. The one place that says so.
+
+Two holds, checked in this order:
+- ``TERMS``: at first login the user accepts the terms of agreement.
+- ``PAYMENT_PROFILE``: a user who needs a payment profile (their tenant requires
+  one and they are on a paid subscription plan) until it is active.
+
+A view says which holds it stays open through with ``@open_while(...)`` (outermost,
+so the mark is on the function the URLconf calls); ``HoldMiddleware`` reads the
+mark in ``process_view``, so the URL is resolved once, by Django. Everything else
+sends a held user to the hold's page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from billing.selectors import user_is_gated
+
+TERMS = "terms"
+PAYMENT_PROFILE = "payment_profile"
+
+_PAGE = {TERMS: "accounts:terms", PAYMENT_PROFILE: "billing:gate"}
+
+
+def open_while(*holds: str) -> Callable:
+    """Mark a view as one a user held by any of `holds` may still open."""
+
+    def mark(view: Callable) -> Callable:
+        view.open_while = frozenset(getattr(view, "open_while", ())) | frozenset(holds)
+        return view
+
+    return mark
+
+
+def hold_of(user) -> str | None:
+    """The hold `user` is under now, or None when they may use the console."""
+    if not user.is_authenticated:
+        return None
+    if user.terms_accepted_at is None:
+        return TERMS
+    if user_is_gated(user):
+        return PAYMENT_PROFILE
+    return None
+
+
+class HoldMiddleware:
+    """Sends a held user to the terms or the payment-profile gate, unless the view
+    they asked for is open while held (or is Django's admin site, for operators)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        if request.resolver_match.app_name == "admin":  # /django-admin/: superusers only
+            return None
+        hold = hold_of(request.user)
+        if hold is None or hold in getattr(view_func, "open_while", ()):
+            return None
+        return redirect(_PAGE[hold])
