@@ -6,8 +6,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from accounts.models import Plan, Tenant, User
-from accounts.selectors import DEFAULT_SORT, USER_SORTS
-from billing.models import State
+from accounts.selectors import DEFAULT_SORT, STATUS_FILTERS, USER_SORTS
 
 
 class LoginForm(AuthenticationForm):
@@ -105,7 +104,7 @@ class UserFilterForm(forms.Form):
 
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]
-        return status if status in State.values else ""
+        return status if status in STATUS_FILTERS else ""
 
     def clean_sort(self) -> str:
         sort = self.cleaned_data["sort"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Plan, Tenant, User
-from billing.models import PaymentProfile
+from billing.models import PaymentProfile, State, Status, can_administer
 
 # The sortable columns of the Users page and the order each one means. The sort
 # and status filter are cleaned by accounts.forms.UserFilterForm before they get
@@ -24,7 +26,60 @@ USER_SORTS: dict[str, tuple[F, ...]] = {
 DEFAULT_SORT = "name"
 
 # The transitions an admin drives from the Users page, in the order they are offered.
-ADMIN_TRANSITIONS = ("activate", "deactivate")
+ADMIN_TRANSITIONS = ("activate", "decline", "deactivate")
+
+# The Users page's status filter: `?status=<key>`, in the order it offers them.
+STATUS_FILTERS = {
+    "awaiting": "Awaiting an admin",
+    "held": "Held at the gate",
+    Status.PENDING: Status.PENDING.label,
+    Status.CHANGE_PENDING: "Change pending",
+    Status.DECLINED: Status.DECLINED.label,
+    Status.ACTIVE: Status.ACTIVE.label,
+    Status.INACTIVE: "Inactive (deactivated)",
+    Status.NONE: Status.NONE.label,
+    Status.NOT_REQUIRED: Status.NOT_REQUIRED.label,
+}
+
+
+def _status_filter(tenant: Tenant, status: str) -> Q:
+    """What `?status=` keeps, on the profile's own columns (and the plan's kind, for
+    whether a user needs a profile: in this tenant, exactly the paid plans' users,
+    if it requires profiles)."""
+    needed = Q(plan__kind=Plan.Kind.SUBSCRIPTION) if tenant.require_payment_profile else Q(pk=None)
+    state = "payment_profile__state"
+    return {
+        "awaiting": Q(**{state: State.PENDING}) | Q(payment_profile__pending_change__isnull=False),
+        "held": needed & ~Q(**{state: State.ACTIVE}),
+        Status.PENDING: Q(**{state: State.PENDING}),
+        Status.CHANGE_PENDING: Q(payment_profile__pending_change__isnull=False),
+        Status.DECLINED: Q(**{state: State.INACTIVE}, payment_profile__declined_at__isnull=False),
+        Status.ACTIVE: Q(**{state: State.ACTIVE}),
+        Status.INACTIVE: Q(**{state: State.INACTIVE}, payment_profile__declined_at=None),
+        Status.NONE: Q(**{state: State.NONE}) & needed,
+        Status.NOT_REQUIRED: Q(**{state: State.NONE}) & ~needed,
+    }[status]
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """What waits for the tenant's admins: profiles to activate, changes to review."""
+
+    profiles: int
+    changes: int
+
+    @property
+    def total(self) -> int:
+        return self.profiles + self.changes
+
+
+def awaiting_admin(tenant: Tenant) -> Awaiting:
+    """What of the tenant's waits for an admin to act (one query)."""
+    counts = PaymentProfile.objects.filter(user__tenant=tenant).aggregate(
+        profiles=Count("pk", filter=Q(state=State.PENDING)),
+        changes=Count("pk", filter=Q(pending_change__isnull=False)),
+    )
+    return Awaiting(**counts)
 
 
 def user_list_for_admin(
@@ -36,7 +91,7 @@ def user_list_for_admin(
     if q:
         users = users.filter(Q(name__icontains=q) | Q(email__icontains=q))
     if status:
-        users = users.filter(payment_profile__state=status)
+        users = users.filter(_status_filter(tenant, status))
     descending = sort.startswith("-")
     first, *rest = USER_SORTS[sort.lstrip("-")]
     ordering = [
@@ -61,22 +116,26 @@ def user_list_page(users: QuerySet[User], *, number: str | int, per_page: int) -
     page = Paginator(users.values_list("pk", flat=True), per_page).get_page(number)
     page.object_list = list(
         User.objects.filter(pk__in=page.object_list)
-        .select_related("plan", "payment_profile")
+        .select_related("tenant", "plan", "payment_profile__pending_change")
         .order_by(*users.query.order_by)
     )
     return page
 
 
 def admin_actions(profile: PaymentProfile, actor: User) -> tuple[str, ...]:
-    """The transitions `actor` may run on `profile` now: ("activate",), ("deactivate",)
-    or ().
+    """The acts `actor` may run on `profile` now, in the order the Actions dropdown
+    offers them: some of "activate", "decline", "deactivate" and "review" (a
+    pending change).
 
     Read from the model's own transition declarations (sources and permission), the
-    same ones the service checks on POST, so the dropdown cannot drift from what
+    same ones the services check on POST, so the dropdown cannot drift from what
     would be allowed. Needs no query when the profile's user is joined in.
     """
     available = {t.name for t in profile.get_available_user_state_transitions(actor)}
-    return tuple(name for name in ADMIN_TRANSITIONS if name in available)
+    actions = [name for name in ADMIN_TRANSITIONS if name in available]
+    if profile.pending_change_id and can_administer(profile, actor):
+        actions.append("review")
+    return tuple(actions)
 
 
 def user_for_admin(*, admin: User, pk: int) -> User:
@@ -85,7 +144,7 @@ def user_for_admin(*, admin: User, pk: int) -> User:
     if not admin.tenant_id:
         raise Http404("No tenant.")
     return get_object_or_404(
-        User.objects.select_related("plan", "tenant", "payment_profile"),
+        User.objects.select_related("plan", "tenant", "payment_profile__pending_change"),
         pk=pk,
         tenant_id=admin.tenant_id,
     )

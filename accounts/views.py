@@ -27,15 +27,17 @@ from accounts.holds import PAYMENT_PROFILE, TERMS, open_while
 from accounts.models import User
 from accounts.selectors import (
     DEFAULT_SORT,
+    STATUS_FILTERS,
     admin_actions,
+    awaiting_admin,
     plans_for_tenant,
     user_for_admin,
     user_list_for_admin,
     user_list_page,
 )
 from accounts.services import AccountError
-from billing.models import PaymentProfile, State
-from billing.selectors import pending_count, user_is_gated
+from billing.models import PaymentProfile
+from billing.selectors import user_is_gated
 
 
 class LoginView(auth_views.LoginView):
@@ -49,7 +51,7 @@ class LoginView(auth_views.LoginView):
 def home(request: HttpRequest) -> HttpResponse:
     context = {"nav": "home", "profile": request.user.payment_profile}
     if request.user.is_tenant_admin and request.user.tenant_id:
-        context["pending_count"] = pending_count(request.user.tenant)
+        context["awaiting"] = awaiting_admin(request.user.tenant)
     return render(request, "accounts/home.html", context)
 
 
@@ -90,8 +92,8 @@ USERS_PER_PAGE = 50
 
 @dataclass(frozen=True)
 class UserRow:
-    """One line of the Users page: the user, their profile and the transitions the
-    admin may run on it, worked out without a query."""
+    """One line of the Users page: the user, their profile and the acts the admin
+    may run on it, worked out without a query."""
 
     user: User
     profile: PaymentProfile
@@ -126,7 +128,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "q": q,
             "status": status,
             "sort": sort,
-            "status_choices": State.choices,
+            "status_choices": STATUS_FILTERS.items(),
             "columns": _columns(sort),
             "filter_query": _query(q=q, status=status),
             "page_query": _query(q=q, status=status, sort=sort if sort != DEFAULT_SORT else ""),

@@ -232,14 +232,70 @@ class ProfileActivateForm(forms.Form):
     """Activate Pay Profile: nothing to fill in; the confirmation is the form."""
 
 
+def _reason_field(label: str, help_text: str, *, required: bool) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=help_text,
+        error_messages={
+            "required": "Give a reason: the user reads it to know what to correct.",
+            "max_length": "Keep the reason under 500 characters.",
+        },
+    )
+
+
 class ProfileDeactivateForm(forms.Form):
     """Deactivate Pay Profile: an optional reason, sent to the user and kept in the history."""
 
-    reason = forms.CharField(
-        label="Reason (optional)",
+    reason = _reason_field(
+        "Reason (optional)",
+        "The user sees this in the e-mail about the deactivation.",
         required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="The user sees this in the e-mail about the deactivation.",
-        error_messages={"max_length": "Keep the reason under 500 characters."},
     )
+
+
+class ProfileDeclineForm(forms.Form):
+    """Decline Pay Profile: a reason is required; the user reads it."""
+
+    reason = _reason_field(
+        "Reason",
+        "The user reads this on their Payment Information page and in the e-mail.",
+        required=True,
+    )
+
+
+class _ChosenByButton(forms.HiddenInput):
+    """A value sent by the submit button that was pressed (name="decision"): the
+    form renders nothing for it."""
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        return ""
+
+
+class ChangeReviewForm(forms.Form):
+    """Review change: Approve, or Decline with a reason. `change` is the pending
+    change the reviewer was shown, so a change the user replaced meanwhile is not
+    decided unseen."""
+
+    change = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
+    reason = _reason_field(
+        "Reason (needed to decline)",
+        "If you decline, the user reads this in the e-mail; the profile keeps its details.",
+        required=False,
+    )
+    decision = forms.ChoiceField(
+        choices=(("approve", "Approve"), ("decline", "Decline")),
+        widget=_ChosenByButton,
+        error_messages={
+            "required": "Choose Approve or Decline.",
+            "invalid_choice": "Choose Approve or Decline.",
+        },
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("decision") == "decline" and not (cleaned.get("reason") or "").strip():
+            self.add_error("reason", "Give a reason: the user reads it to know what to correct.")
+        return cleaned

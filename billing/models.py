@@ -14,12 +14,26 @@ class State(models.TextChoices):
     INACTIVE = "inactive", "Inactive"
 
 
+class Status(models.TextChoices):
+    """A profile's standing as the pages name it: its state, told apart where an
+    admin or the user needs more (declined or deactivated; a change waiting;
+    needed or not)."""
+
+    NOT_REQUIRED = "not_required", "Not required"
+    NONE = "none", "Not set up"
+    PENDING = "pending", "Pending activation"
+    ACTIVE = "active", "Active"
+    CHANGE_PENDING = "change_pending", "Active · change pending"
+    DECLINED = "declined", "Declined"
+    INACTIVE = "inactive", "Inactive"
+
+
 class Method(models.TextChoices):
     CREDIT_CARD = "credit_card", "Credit Card"
     INVOICE = "invoice", "Invoice"
 
 
-def _can_administer(profile: PaymentProfile, actor) -> bool:
+def can_administer(profile: PaymentProfile, actor) -> bool:
     """Who may activate or deactivate a profile: an admin of the profile's tenant
     other than its owner (an admin may not activate their own profile), or a
     superuser operating the installation."""
@@ -59,24 +73,14 @@ INVOICE_FIELDS = (
     "po_number",
     "tax_id",
 )
+DETAIL_FIELDS = ("method", *INVOICE_FIELDS, *CARD_FIELDS)
 
 
-class PaymentProfile(ConcurrentTransitionMixin, models.Model):
-    """How a user pays: a credit card (kept as a gateway token) or invoices.
+class BillingDetails(models.Model):
+    """What a user saves on the Payment Information page: a method and its details.
+    A profile holds the details in force; a pending change the ones that wait for
+    an admin's approval beside them."""
 
-    Every user has exactly one, from the moment the user is created (in state
-    ``none``: see ``billing.signals``), so "not set up" has one shape: a row in
-    state ``none``. The state graph lives here; the acts that move along it (with
-    their locks, logs and e-mails) are in ``billing.services``. Transition bodies
-    only set fields in memory.
-    """
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payment_profile"
-    )
-    state = FSMField(
-        default=State.NONE, choices=State.choices, protected=True, db_index=True, max_length=20
-    )
     method = models.CharField(max_length=20, choices=Method.choices, blank=True)
 
     # Invoice (payment order)
@@ -99,9 +103,67 @@ class PaymentProfile(ConcurrentTransitionMixin, models.Model):
     card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
     card_token = models.CharField(max_length=200, blank=True)
 
+    class Meta:
+        abstract = True
+
+    @property
+    def card_expiry(self) -> str:
+        if not self.card_exp_month or not self.card_exp_year:
+            return ""
+        return f"{self.card_exp_month:02d}/{self.card_exp_year % 100:02d}"
+
+    def details(self) -> dict:
+        """The saved details, field by field (what a change compares)."""
+        return {field: getattr(self, field) for field in DETAIL_FIELDS}
+
+
+class PendingChange(BillingDetails):
+    """New details the owner of an active profile saved, waiting for an admin's
+    approval while the profile stays active on its current details. A profile has
+    at most one (``PaymentProfile.pending_change``); a decided, withdrawn or
+    replaced change is deleted, and the profile's log keeps what it was."""
+
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "pending change"
+
+    def __str__(self) -> str:
+        return f"Pending change {self.pk}"
+
+
+class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
+    """How a user pays: a credit card (kept as a gateway token) or invoices.
+
+    Every user has exactly one, from the moment the user is created (in state
+    ``none``: see ``billing.signals``), so "not set up" has one shape: a row in
+    state ``none``. The state graph lives here; the acts that move along it (with
+    their locks, logs and e-mails) are in ``billing.services``. Transition bodies
+    only set fields in memory.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payment_profile"
+    )
+    state = FSMField(
+        default=State.NONE, choices=State.choices, protected=True, db_index=True, max_length=20
+    )
+    pending_change = models.OneToOneField(
+        PendingChange,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="profile",
+    )
+
     submitted_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    # Set when an admin declined the profile (pending → inactive): "Declined" rather
+    # than "Inactive". Cleared when the profile moves on.
+    declined_at = models.DateTimeField(null=True, blank=True)
+    # Why the profile is inactive: the reason an admin gave for declining or
+    # deactivating it (the user reads it on the gate and in the e-mail).
     deactivation_reason = models.TextField(blank=True)
     state_changed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     state_changed_by = models.ForeignKey(
@@ -121,10 +183,20 @@ class PaymentProfile(ConcurrentTransitionMixin, models.Model):
         return f"Payment profile of {self.user}"
 
     @property
-    def card_expiry(self) -> str:
-        if not self.card_exp_month or not self.card_exp_year:
-            return ""
-        return f"{self.card_exp_month:02d}/{self.card_exp_year % 100:02d}"
+    def is_declined(self) -> bool:
+        return self.state == State.INACTIVE and self.declined_at is not None
+
+    @property
+    def status(self) -> Status:
+        """The standing to show. Reads the owner's tenant and plan: load them with
+        the profile (``select_related``) where many are shown."""
+        if self.state == State.NONE:
+            return Status.NONE if self.user.needs_payment_profile else Status.NOT_REQUIRED
+        if self.state == State.ACTIVE:
+            return Status.CHANGE_PENDING if self.pending_change_id else Status.ACTIVE
+        if self.state == State.INACTIVE:
+            return Status.DECLINED if self.is_declined else Status.INACTIVE
+        return Status.PENDING
 
     def _mark(self, by) -> None:
         self.state_changed_at = timezone.now()
@@ -142,6 +214,7 @@ class PaymentProfile(ConcurrentTransitionMixin, models.Model):
         """The user saved billing details; an admin must (re)activate them."""
         self._mark(by)
         self.submitted_at = self.state_changed_at
+        self.declined_at = None
 
     @fsm_log_by
     @fsm_log_description
@@ -149,11 +222,12 @@ class PaymentProfile(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=[State.PENDING, State.INACTIVE],
         target=State.ACTIVE,
-        permission=_can_administer,
+        permission=can_administer,
     )
     def activate(self, by=None, description=None) -> None:
         self._mark(by)
         self.activated_at = self.state_changed_at
+        self.declined_at = None
         self.deactivation_reason = ""
 
     @fsm_log_by
@@ -162,9 +236,24 @@ class PaymentProfile(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=State.ACTIVE,
         target=State.INACTIVE,
-        permission=_can_administer,
+        permission=can_administer,
     )
     def deactivate(self, by=None, description=None) -> None:
         self._mark(by)
         self.deactivated_at = self.state_changed_at
+        self.deactivation_reason = description or ""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.PENDING,
+        target=State.INACTIVE,
+        permission=can_administer,
+    )
+    def decline(self, by=None, description=None) -> None:
+        """An admin sends a pending profile back with a reason; saving corrected
+        details submits it again."""
+        self._mark(by)
+        self.declined_at = self.state_changed_at
         self.deactivation_reason = description or ""

@@ -8,6 +8,7 @@ mail worker delivers it later.
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -31,40 +32,72 @@ def _queue(*, to: str, template: str, context: dict) -> None:
     EmailMessage(subject=" ".join(subject.split()), body=body, to=[to]).send()
 
 
-def profile_submitted(profile: PaymentProfile) -> None:
-    """Tell every admin of the user's tenant that a profile awaits activation."""
+def admins_of(user: User) -> list[User]:
+    """Who is told when `user`'s profile needs an admin: the other active admins of
+    the user's tenant."""
+    return list(
+        User.objects.filter(tenant_id=user.tenant_id, is_tenant_admin=True, is_active=True)
+        .exclude(pk=user.pk)
+        .order_by("pk")
+    )
+
+
+def _tell_admins(profile: PaymentProfile, admins: list[User], template: str) -> None:
     user = profile.user
-    admins = User.objects.filter(
-        tenant_id=user.tenant_id, is_tenant_admin=True, is_active=True
-    ).exclude(pk=user.pk)
-    link = absolute_url(reverse("accounts:user_list") + "?status=pending")
-    sent = 0
+    link = absolute_url(reverse("accounts:user_list") + "?" + urlencode({"q": user.email}))
     for admin in admins:
         _queue(
             to=admin.email,
-            template="profile_submitted",
+            template=template,
             context={"admin": admin, "user": user, "profile": profile, "link": link},
         )
-        sent += 1
-    if not sent:
-        logger.warning("no admin to notify about payment profile %s", profile.pk)
+    if not admins:
+        logger.warning("no admin to tell about payment profile %s (%s)", profile.pk, template)
 
 
-def profile_activated(profile: PaymentProfile) -> None:
+def profile_submitted(profile: PaymentProfile, admins: list[User]) -> None:
+    """Tell the admins that a profile awaits activation."""
+    _tell_admins(profile, admins, "profile_submitted")
+
+
+def change_submitted(profile: PaymentProfile, admins: list[User]) -> None:
+    """Tell the admins that a change of an active profile awaits approval."""
+    _tell_admins(profile, admins, "change_submitted")
+
+
+def admins_reminded(profile: PaymentProfile, admins: list[User]) -> None:
+    """The owner's "Remind my admins": the profile or its change still waits."""
+    _tell_admins(profile, admins, "admins_reminded")
+
+
+def _tell_user(profile: PaymentProfile, template: str, link_path: str, **context) -> None:
     _queue(
         to=profile.user.email,
-        template="profile_activated",
-        context={"user": profile.user, "profile": profile, "link": absolute_url("/")},
-    )
-
-
-def profile_deactivated(profile: PaymentProfile) -> None:
-    _queue(
-        to=profile.user.email,
-        template="profile_deactivated",
+        template=template,
         context={
             "user": profile.user,
             "profile": profile,
-            "link": absolute_url(reverse("accounts:account")),
+            "link": absolute_url(link_path),
+            **context,
         },
     )
+
+
+def profile_activated(profile: PaymentProfile) -> None:
+    _tell_user(profile, "profile_activated", "/")
+
+
+def profile_deactivated(profile: PaymentProfile) -> None:
+    _tell_user(profile, "profile_deactivated", reverse("accounts:account"))
+
+
+def profile_declined(profile: PaymentProfile) -> None:
+    _tell_user(profile, "profile_declined", reverse("billing:profile_edit"))
+
+
+def change_approved(profile: PaymentProfile) -> None:
+    _tell_user(profile, "change_approved", reverse("billing:profile_edit"))
+
+
+def change_declined(profile: PaymentProfile, *, reason: str) -> None:
+    _tell_user(profile, "change_declined", reverse("billing:profile_edit"), reason=reason)

@@ -14,23 +14,35 @@ def user_is_gated(user) -> bool:
     )
 
 
-def pending_count(tenant) -> int:
-    """How many profiles of the tenant await activation."""
-    return PaymentProfile.objects.filter(user__tenant=tenant, state=State.PENDING).count()
+# Every act in a profile's log, as the history page and the owner's timeline name it.
+ACT_LABELS = {
+    "submit": "Saved for activation",
+    "activate": "Activated",
+    "decline": "Declined",
+    "deactivate": "Deactivated",
+    "change_submit": "Change submitted",
+    "change_approve": "Change approved",
+    "change_decline": "Change declined",
+    "change_withdraw": "Change withdrawn",
+    "change_drop": "Change dropped",
+    "remind": "Admins reminded",
+}
 
 
-def profile_history_entries(profile: PaymentProfile) -> list[StateLog]:
-    """Every logged transition of the profile, newest first, with who did it joined in.
+def profile_history_entries(profile: PaymentProfile, *, limit: int | None = None) -> list[StateLog]:
+    """Every logged act on the profile, newest first, with who did it joined in.
 
-    Each entry gets `source_label` and `target_label` (the states' names as the
-    Users page shows them) without the per-row content-type lookups of
-    ``StateLog.get_state_display``.
+    Each entry gets `act_label`, `source_label` and `target_label` (the states'
+    names as the Users page shows them: a decline leads to "Declined") without the
+    per-row content-type lookups of ``StateLog.get_state_display``.
     """
     labels = dict(State.choices)
-    entries = list(
-        StateLog.objects.for_(profile).select_related("by").order_by("-timestamp", "-pk")
-    )
+    entries = StateLog.objects.for_(profile).select_related("by").order_by("-timestamp", "-pk")
+    entries = list(entries[:limit] if limit else entries)
     for entry in entries:
+        entry.act_label = ACT_LABELS.get(entry.transition, entry.transition)
         entry.source_label = labels.get(entry.source_state, entry.source_state or "")
-        entry.target_label = labels.get(entry.state, entry.state)
+        entry.target_label = (
+            "Declined" if entry.transition == "decline" else labels.get(entry.state, entry.state)
+        )
     return entries

@@ -10,15 +10,28 @@ caller gets a ``PaymentProfileError`` with a message fit to show.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from operator import itemgetter
 
 from django.db import transaction
+from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
+from django_fsm_log.models import StateLog
 
 from accounts.models import User
 from billing import notifications
 from billing.gateway import CardError, get_gateway
-from billing.models import CARD_FIELDS, INVOICE_FIELDS, Method, PaymentProfile, State
+from billing.models import (
+    CARD_FIELDS,
+    INVOICE_FIELDS,
+    Method,
+    PaymentProfile,
+    PendingChange,
+    State,
+    can_administer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +74,140 @@ def _save(profile: PaymentProfile) -> None:
         ) from None
 
 
-def _details_snapshot(profile: PaymentProfile) -> tuple:
-    fields = ("method", *INVOICE_FIELDS, *CARD_FIELDS)
-    return tuple(getattr(profile, f) for f in fields if f != "card_token")
+# How often an owner may save billing details that go to the admins, per profile
+# and hour: every save e-mails every admin of the tenant.
+SAVES_PER_HOUR = 5
+# How often the owner may remind the admins of a waiting profile or change.
+REMIND_EVERY = timedelta(hours=24)
+
+# The log entries (django-fsm-log's StateLog, the profile's one history) that are
+# acts on the profile without a change of state.
+CHANGE_SUBMIT = "change_submit"
+CHANGE_APPROVE = "change_approve"
+CHANGE_DECLINE = "change_decline"
+CHANGE_WITHDRAW = "change_withdraw"
+CHANGE_DROP = "change_drop"
+REMIND = "remind"
+
+
+def _log(profile: PaymentProfile, *, by: User | None, act: str, description: str) -> None:
+    """Log an act that leaves the state as it is, in the same history as the
+    transitions (same table, same reader)."""
+    StateLog.objects.create(
+        content_object=profile,
+        by=by,
+        source_state=profile.state,
+        state=profile.state,
+        transition=act,
+        description=description,
+    )
+
+
+def _comparable(details: dict) -> dict:
+    # A card typed again gets a new token each time: the same card is the same
+    # brand, last four and expiry.
+    return {field: value for field, value in details.items() if field != "card_token"}
+
+
+def _new_details(*, method: str, details: dict[str, str], card: CardInput | None, token) -> dict:
+    """The full set of detail fields a save asks for: the chosen method's, the
+    other method's emptied."""
+    new = {field: "" for field in INVOICE_FIELDS + CARD_FIELDS}
+    new["card_exp_month"] = new["card_exp_year"] = None
+    new["method"] = method
+    if token is not None:
+        new.update(
+            cardholder_name=card.cardholder,
+            card_brand=token.brand,
+            card_last4=token.last4,
+            card_exp_month=token.exp_month,
+            card_exp_year=token.exp_year,
+            card_token=token.token,
+        )
+    else:
+        new.update({field: (details.get(field) or "").strip() for field in INVOICE_FIELDS})
+    return new
+
+
+def _check_save_rate(profile: PaymentProfile) -> None:
+    since = timezone.now() - timedelta(hours=1)
+    saves = (
+        StateLog.objects.for_(profile)
+        .filter(transition__in=("submit", CHANGE_SUBMIT), timestamp__gte=since)
+        .order_by("timestamp")
+        .values_list("timestamp", flat=True)
+    )
+    saves = list(saves[:SAVES_PER_HOUR])
+    if len(saves) >= SAVES_PER_HOUR:
+        again = timezone.localtime(saves[0] + timedelta(hours=1))
+        raise PaymentProfileError(
+            f"You have saved your billing details {SAVES_PER_HOUR} times in the last hour, "
+            f"and each save e-mails your admins. Try again after {again:%H:%M}."
+        )
+
+
+def _card(details: dict) -> str:
+    if not details["card_last4"]:
+        return ""
+    return f"{details['card_brand']} ending in {details['card_last4']}"
+
+
+def _expiry(details: dict) -> str:
+    month, year = details["card_exp_month"], details["card_exp_year"]
+    return f"{month:02d}/{year % 100:02d}" if month and year else ""
+
+
+# What a reviewer compares, as the billing details page shows it: the card as
+# brand, last four and expiry, never its token.
+_REVIEWED: tuple[tuple[str, Callable[[dict], str]], ...] = (
+    ("Payment Method", lambda d: Method(d["method"]).label if d["method"] else ""),
+    ("Card", _card),
+    ("Expires", _expiry),
+    ("Cardholder", itemgetter("cardholder_name")),
+    ("Company", itemgetter("company_name")),
+    ("Billing Contact", itemgetter("billing_contact")),
+    ("Billing Email", itemgetter("billing_email")),
+    ("Address", itemgetter("address")),
+    ("City", itemgetter("city")),
+    ("State / Province", itemgetter("region")),
+    ("Postal Code", itemgetter("postal_code")),
+    ("Country", itemgetter("country")),
+    ("Purchase Order Number", itemgetter("po_number")),
+    ("Tax ID", itemgetter("tax_id")),
+)
+
+
+def changed_fields(old: dict, new: dict) -> list[tuple[str, str, str]]:
+    """(label, old, new) for each detail that differs, in the order the billing
+    details page shows them ("—" for empty)."""
+    rows = []
+    for label, shown in _REVIEWED:
+        before, after = shown(old), shown(new)
+        if before != after:
+            rows.append((label, before or "—", after or "—"))
+    return rows
+
+
+def _admins_told(count: int) -> str:
+    if count == 0:
+        return "no admin to tell by e-mail"
+    return f"{count} admin{'s' if count != 1 else ''} told by e-mail"
+
+
+def _describe(rows: list[tuple[str, object, object]]) -> str:
+    return "; ".join(f"{label}: {before} → {after}" for label, before, after in rows)
 
 
 def payment_profile_submit(
     *, user: User, method: str, details: dict[str, str], card: CardInput | None = None
 ) -> PaymentProfile:
-    """Save the user's billing details and put the profile up for activation.
+    """Save the user's billing details.
+
+    A profile that is not active goes up for activation with them (``submit``). An
+    active profile stays active on its current details, and the new ones wait
+    beside it as its pending change (replacing an earlier one) until an admin
+    approves or declines them. Saving what is already there, or what already
+    waits, does nothing (a double click).
 
     A card is turned into a token first, outside the transaction, so the
     gateway's network time never holds a row lock. Raises ``CardError`` when the
@@ -88,38 +226,56 @@ def payment_profile_submit(
             cvc=card.cvc,
             cardholder=card.cardholder,
         )
+    new = _new_details(method=method, details=details, card=card, token=token)
 
     with transaction.atomic():
         profile = _locked_profile(user)
         if not has_transition_perm(profile.submit, user):
             raise PaymentProfileError("You can only change your own payment profile.")
-        was = profile.state
-        before = _details_snapshot(profile)
-        profile.method = method
-        if token is not None:
-            for field in INVOICE_FIELDS:
-                setattr(profile, field, "")
-            profile.cardholder_name = card.cardholder
-            profile.card_brand = token.brand
-            profile.card_last4 = token.last4
-            profile.card_exp_month = token.exp_month
-            profile.card_exp_year = token.exp_year
-            profile.card_token = token.token
-        else:
-            for field in CARD_FIELDS:
-                setattr(profile, field, None if field.startswith("card_exp") else "")
-            for field in INVOICE_FIELDS:
-                setattr(profile, field, (details.get(field) or "").strip())
-        if was == State.PENDING and _details_snapshot(profile) == before:
-            # A double click or a resent form: nothing new for the admins to see.
-            return PaymentProfile.objects.get(pk=profile.pk)
-        description = f"{profile.get_method_display()} details saved"
-        if was == State.ACTIVE:
-            description += "; active profile changed, needs activation again"
-        profile.submit(by=user, description=description)
+        if profile.state == State.ACTIVE:
+            return _submit_change(profile, user=user, new=new)
+        if profile.state == State.PENDING and _comparable(profile.details()) == _comparable(new):
+            return profile  # a double click or a resent form: nothing new for the admins
+        _check_save_rate(profile)
+        for field, value in new.items():
+            setattr(profile, field, value)
+        admins = notifications.admins_of(user)
+        profile.submit(
+            by=user,
+            description=f"{profile.get_method_display()} details saved; "
+            f"{_admins_told(len(admins))}",
+        )
         _save(profile)
-        notifications.profile_submitted(profile)
+        notifications.profile_submitted(profile, admins)
     logger.info("payment profile %s submitted (%s) by user %s", profile.pk, method, user.pk)
+    return profile
+
+
+def _submit_change(profile: PaymentProfile, *, user: User, new: dict) -> PaymentProfile:
+    current = profile.pending_change
+    if _comparable(new) == _comparable(current.details() if current else profile.details()):
+        return profile  # what is in force, or what already waits: nothing to do
+    _check_save_rate(profile)
+    if current is not None:
+        profile.pending_change = None
+        profile.save(update_fields=["pending_change"])
+        current.delete()
+    change = PendingChange.objects.create(**new)
+    profile.pending_change = change
+    profile.save(update_fields=["pending_change", "updated_at"])
+    rows = changed_fields(profile.details(), change.details())
+    replaced = " (replaces the change waiting before)" if current else ""
+    admins = notifications.admins_of(user)
+    _log(
+        profile,
+        by=user,
+        act=CHANGE_SUBMIT,
+        description=f"Change submitted{replaced}: {_describe(rows)}; {_admins_told(len(admins))}",
+    )
+    notifications.change_submitted(profile, admins)
+    logger.info(
+        "payment profile %s: change %s submitted by user %s", profile.pk, change.pk, user.pk
+    )
     return profile
 
 
@@ -158,13 +314,59 @@ def deactivate_refusal(*, profile: PaymentProfile, actor: User) -> str:
     return ""
 
 
+def decline_refusal(*, profile: PaymentProfile, actor: User) -> str:
+    """Why `actor` may not decline `profile` now, or "" if they may."""
+    user = profile.user
+    if not can_proceed(profile.decline):
+        if profile.state == State.NONE:
+            return f"{user} has not set up a payment profile yet, so there is nothing to decline."
+        if profile.state == State.ACTIVE:
+            return (
+                f"The payment profile of {user} is already active: deactivate it instead "
+                "if it must stop."
+            )
+        if profile.is_declined:
+            return f"The payment profile of {user} has already been declined."
+        return f"The payment profile of {user} is inactive: there is nothing to decline."
+    if not has_transition_perm(profile.decline, actor):
+        return _not_allowed(profile, actor, "decline")
+    return ""
+
+
+def change_review_refusal(
+    *, profile: PaymentProfile, actor: User, change_id: int | None = None
+) -> str:
+    """Why `actor` may not approve or decline the profile's pending change now, or
+    "" if they may. `change_id` is the change the reviewer was shown: if the owner
+    replaced it meanwhile, the reviewer must look at the new one first."""
+    user = profile.user
+    if profile.pending_change_id is None:
+        return (
+            f"No change of the payment profile of {user} awaits approval: it was approved, "
+            "declined or withdrawn meanwhile."
+        )
+    if change_id is not None and profile.pending_change_id != change_id:
+        return (
+            f"{user} replaced the change while you were reviewing it. "
+            "Review the new details before you decide."
+        )
+    if not can_administer(profile, actor):
+        if actor.pk == user.pk:
+            return "You cannot review a change of your own payment profile: another admin must."
+        return "You are not allowed to review changes of this payment profile."
+    return ""
+
+
+def _refuse_if(refusal: str) -> None:
+    if refusal:
+        raise PaymentProfileError(refusal)
+
+
 def payment_profile_activate(*, actor: User, user: User, note: str = "") -> PaymentProfile:
     """An admin activates a pending or inactive profile; the user may then use the console."""
     with transaction.atomic():
         profile = _locked_profile(user)
-        refusal = activate_refusal(profile=profile, actor=actor)
-        if refusal:
-            raise PaymentProfileError(refusal)
+        _refuse_if(activate_refusal(profile=profile, actor=actor))
         profile.activate(by=actor, description=note.strip() or "Activated")
         _save(profile)
         notifications.profile_activated(profile)
@@ -176,11 +378,131 @@ def payment_profile_deactivate(*, actor: User, user: User, reason: str = "") -> 
     """An admin deactivates an active profile; the user is held at the gate again."""
     with transaction.atomic():
         profile = _locked_profile(user)
-        refusal = deactivate_refusal(profile=profile, actor=actor)
-        if refusal:
-            raise PaymentProfileError(refusal)
+        _refuse_if(deactivate_refusal(profile=profile, actor=actor))
         profile.deactivate(by=actor, description=reason.strip() or None)
         _save(profile)
+        change = profile.pending_change
+        if change is not None:
+            profile.pending_change = None
+            profile.save(update_fields=["pending_change"])
+            change.delete()
+            _log(
+                profile,
+                by=actor,
+                act=CHANGE_DROP,
+                description="The change that awaited approval was dropped with the deactivation.",
+            )
         notifications.profile_deactivated(profile)
     logger.info("payment profile %s deactivated by user %s", profile.pk, actor.pk)
+    return profile
+
+
+def payment_profile_decline(*, actor: User, user: User, reason: str) -> PaymentProfile:
+    """An admin sends a pending profile back to its owner with a reason (pending →
+    inactive, shown as "Declined"); saving corrected details submits it again."""
+    reason = reason.strip()
+    if not reason:
+        raise PaymentProfileError("Give a reason: the user reads it to know what to correct.")
+    with transaction.atomic():
+        profile = _locked_profile(user)
+        _refuse_if(decline_refusal(profile=profile, actor=actor))
+        profile.decline(by=actor, description=reason)
+        _save(profile)
+        notifications.profile_declined(profile)
+    logger.info("payment profile %s declined by user %s", profile.pk, actor.pk)
+    return profile
+
+
+def payment_profile_change_approve(
+    *, actor: User, user: User, change_id: int | None = None
+) -> PaymentProfile:
+    """An admin approves the pending change: its details replace the profile's, which
+    stays active."""
+    with transaction.atomic():
+        profile = _locked_profile(user)
+        _refuse_if(change_review_refusal(profile=profile, actor=actor, change_id=change_id))
+        change = profile.pending_change
+        rows = changed_fields(profile.details(), change.details())
+        for field, value in change.details().items():
+            setattr(profile, field, value)
+        profile.pending_change = None
+        _save(profile)
+        change.delete()
+        _log(
+            profile, by=actor, act=CHANGE_APPROVE, description=f"Change approved: {_describe(rows)}"
+        )
+        notifications.change_approved(profile)
+    logger.info("payment profile %s: change approved by user %s", profile.pk, actor.pk)
+    return profile
+
+
+def payment_profile_change_decline(
+    *, actor: User, user: User, reason: str, change_id: int | None = None
+) -> PaymentProfile:
+    """An admin declines the pending change with a reason: the profile keeps its
+    details and stays active; the user is told why."""
+    reason = reason.strip()
+    if not reason:
+        raise PaymentProfileError("Give a reason: the user reads it to know what to correct.")
+    with transaction.atomic():
+        profile = _locked_profile(user)
+        _refuse_if(change_review_refusal(profile=profile, actor=actor, change_id=change_id))
+        change = profile.pending_change
+        profile.pending_change = None
+        profile.save(update_fields=["pending_change", "updated_at"])
+        change.delete()
+        _log(profile, by=actor, act=CHANGE_DECLINE, description=reason)
+        notifications.change_declined(profile, reason=reason)
+    logger.info("payment profile %s: change declined by user %s", profile.pk, actor.pk)
+    return profile
+
+
+def payment_profile_change_withdraw(*, user: User) -> PaymentProfile:
+    """The owner takes back their pending change; the profile keeps its details."""
+    with transaction.atomic():
+        profile = _locked_profile(user)
+        change = profile.pending_change
+        if change is None:
+            raise PaymentProfileError(
+                "No change awaits approval: it was approved or declined meanwhile."
+            )
+        profile.pending_change = None
+        profile.save(update_fields=["pending_change", "updated_at"])
+        change.delete()
+        _log(profile, by=user, act=CHANGE_WITHDRAW, description="Change withdrawn")
+    logger.info("payment profile %s: change withdrawn by its owner", profile.pk)
+    return profile
+
+
+def remind_available_at(profile: PaymentProfile) -> datetime | None:
+    """When the owner may remind the admins again (None: now)."""
+    last = (
+        StateLog.objects.for_(profile)
+        .filter(transition=REMIND)
+        .order_by("-timestamp")
+        .values_list("timestamp", flat=True)
+        .first()
+    )
+    if last is None or last + REMIND_EVERY <= timezone.now():
+        return None
+    return last + REMIND_EVERY
+
+
+def payment_profile_remind_admins(*, user: User) -> PaymentProfile:
+    """Remind my admins: the owner of a pending profile, or of a pending change,
+    e-mails the tenant's admins again, at most once per REMIND_EVERY."""
+    with transaction.atomic():
+        profile = _locked_profile(user)  # a double click waits here, then is refused
+        if profile.state != State.PENDING and profile.pending_change_id is None:
+            raise PaymentProfileError("Nothing awaits your admins: there is nothing to remind.")
+        again = remind_available_at(profile)
+        if again is not None:
+            raise PaymentProfileError(
+                "Your admins were reminded less than 24 hours ago. You can remind them "
+                f"again after {timezone.localtime(again):%Y-%m-%d %H:%M}."
+            )
+        admins = notifications.admins_of(user)
+        notifications.admins_reminded(profile, admins)
+        _log(profile, by=user, act=REMIND, description=f"Reminder: {_admins_told(len(admins))}")
+    logger.info("payment profile %s: admins reminded by its owner", profile.pk)
     return profile

@@ -6,6 +6,10 @@ app_name = "billing"
 
 urlpatterns = [
     path("account/billing/", views.profile_edit, name="profile_edit"),
+    path(
+        "account/billing/withdraw/", views.profile_change_withdraw, name="profile_change_withdraw"
+    ),
+    path("account/billing/remind/", views.profile_remind, name="profile_remind"),
     path("payment-profile-required/", views.gate, name="gate"),
 ]
 
@@ -13,6 +17,8 @@ urlpatterns += [
     # Admin area: a tenant admin's acts on a user's payment profile.
     path("admin/users/<int:pk>/activate/", views.profile_activate, name="profile_activate"),
     path("admin/users/<int:pk>/deactivate/", views.profile_deactivate, name="profile_deactivate"),
+    path("admin/users/<int:pk>/decline/", views.profile_decline, name="profile_decline"),
+    path("admin/users/<int:pk>/change/", views.profile_change_review, name="profile_change_review"),
     path("admin/users/<int:pk>/billing/", views.profile_detail, name="profile_detail"),
     path("admin/users/<int:pk>/history/", views.profile_history, name="profile_history"),
 ]

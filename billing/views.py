@@ -4,24 +4,56 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.admin_area import admin_next_url, is_popup_request, tenant_admin_required
 from accounts.holds import PAYMENT_PROFILE, open_while
 from accounts.selectors import user_for_admin
-from billing.forms import PaymentProfileForm, ProfileActivateForm, ProfileDeactivateForm
+from billing.forms import (
+    ChangeReviewForm,
+    PaymentProfileForm,
+    ProfileActivateForm,
+    ProfileDeactivateForm,
+    ProfileDeclineForm,
+)
 from billing.gateway import CardError
-from billing.models import State
+from billing.models import PaymentProfile, State
 from billing.selectors import profile_history_entries, user_is_gated
 from billing.services import (
     PaymentProfileError,
     activate_refusal,
+    change_review_refusal,
+    changed_fields,
     deactivate_refusal,
+    decline_refusal,
     payment_profile_activate,
+    payment_profile_change_approve,
+    payment_profile_change_decline,
+    payment_profile_change_withdraw,
     payment_profile_deactivate,
+    payment_profile_decline,
+    payment_profile_remind_admins,
     payment_profile_submit,
+    remind_available_at,
 )
+
+# How many of the latest entries of their profile's log the owner sees.
+TIMELINE_LENGTH = 20
+
+
+def _saved_message(was: PaymentProfile) -> str:
+    """What a save did, told by the state the profile was in before it."""
+    if was.state == State.ACTIVE:
+        return (
+            "Your change is saved and awaits approval by your admin. Your payment profile "
+            "stays active with its current details meanwhile."
+        )
+    return (
+        "Your payment profile is saved and pending activation by your admin. "
+        "You cannot use CloudCenter until your admin activates it."
+    )
 
 
 @open_while(PAYMENT_PROFILE)
@@ -46,19 +78,60 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             except PaymentProfileError as error:
                 messages.error(request, str(error))
             else:
-                messages.success(
-                    request,
-                    "Your payment profile is saved and pending activation by your admin. "
-                    "You cannot use CloudCenter until your admin activates it.",
-                )
+                messages.success(request, _saved_message(profile))
                 return redirect("billing:profile_edit")
     else:
         form = PaymentProfileForm(initial=PaymentProfileForm.initial_from(profile))
+    change = profile.pending_change
     return render(
         request,
         "billing/profile_edit.html",
-        {"form": form, "profile": profile, "nav": "account", "State": State},
+        {
+            "form": form,
+            "profile": profile,
+            "change_rows": changed_fields(profile.details(), change.details()) if change else [],
+            "remind_again_at": remind_available_at(profile),
+            "timeline": profile_history_entries(profile, limit=TIMELINE_LENGTH),
+            "nav": "account",
+            "State": State,
+        },
     )
+
+
+@open_while(PAYMENT_PROFILE)
+@login_required
+@require_POST
+def profile_change_withdraw(request: HttpRequest) -> HttpResponse:
+    """The owner takes back the change that awaits approval."""
+    try:
+        payment_profile_change_withdraw(user=request.user)
+    except PaymentProfileError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Your change is withdrawn. Your profile keeps its details.")
+    return redirect("billing:profile_edit")
+
+
+@open_while(PAYMENT_PROFILE)
+@login_required
+@require_POST
+def profile_remind(request: HttpRequest) -> HttpResponse:
+    """Remind my admins: at most once a day, while the profile or a change waits."""
+    try:
+        payment_profile_remind_admins(user=request.user)
+    except PaymentProfileError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Your admins have been reminded by e-mail.")
+    return redirect(_local_next(request) or "billing:profile_edit")
+
+
+def _local_next(request: HttpRequest) -> str:
+    """The page the owner acted from (the gate or Payment Information), when it is one
+    of those two."""
+    candidate = request.POST.get("next", "")
+    allowed = {reverse("billing:gate"), reverse("billing:profile_edit")}
+    return candidate if candidate in allowed else ""
 
 
 @open_while(PAYMENT_PROFILE)
@@ -68,8 +141,11 @@ def gate(request: HttpRequest) -> HttpResponse:
     """Where a user who needs an active payment profile is held, told what to do next."""
     if not user_is_gated(request.user):
         return redirect("accounts:home")
+    profile = request.user.payment_profile
     return render(
-        request, "billing/gate.html", {"profile": request.user.payment_profile, "State": State}
+        request,
+        "billing/gate.html",
+        {"profile": profile, "remind_again_at": remind_available_at(profile), "State": State},
     )
 
 
@@ -116,8 +192,7 @@ def profile_activate(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "next": next_url,
             "title": "Activate Pay Profile",
-            "button": "Save",
-            "danger": False,
+            "buttons": [{"label": "Save"}],
             "question": (
                 f"Activate the payment profile of {target.name}? They can use CloudCenter "
                 "once it is active, and they are told by e-mail."
@@ -156,14 +231,110 @@ def profile_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "next": next_url,
             "title": "Deactivate Pay Profile",
-            "button": "OK",
-            "danger": True,
+            "buttons": [{"label": "OK", "danger": True}],
             "question": (
                 f"Deactivate the payment profile of {target.name}? "
                 f"{held if target.needs_payment_profile else ''}"
                 "They are told by e-mail, with the reason if you give one."
             ),
             "unavailable": deactivate_refusal(profile=profile, actor=request.user),
+        },
+    )
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def profile_decline(request: HttpRequest, pk: int) -> HttpResponse:
+    """Decline Pay Profile: GET asks for the reason, POST (Decline) sends the pending
+    profile back to its owner with it."""
+    target = user_for_admin(admin=request.user, pk=pk)
+    next_url = admin_next_url(request)
+    form = ProfileDeclineForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment_profile_decline(
+                actor=request.user, user=target, reason=form.cleaned_data["reason"]
+            )
+        except PaymentProfileError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Payment profile of {target} declined.")
+        return redirect(next_url)
+    profile = target.payment_profile
+    return _confirmation(
+        request,
+        "billing/profile_decline.html",
+        {
+            "target": target,
+            "profile": profile,
+            "form": form,
+            "next": next_url,
+            "title": "Decline Pay Profile",
+            "buttons": [{"label": "Decline", "danger": True}],
+            "question": (
+                f"Decline the payment profile of {target.name}? It goes back to them with "
+                "your reason; when they save corrected details, it awaits activation again."
+            ),
+            "unavailable": decline_refusal(profile=profile, actor=request.user),
+        },
+    )
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def profile_change_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """Review change: the pending change's old → new details; POST Approve (the new
+    details replace the old) or Decline (with a reason; the old ones stay)."""
+    target = user_for_admin(admin=request.user, pk=pk)
+    next_url = admin_next_url(request)
+    profile = target.payment_profile
+    form = ChangeReviewForm(
+        request.POST if request.method == "POST" else None,
+        initial={"change": profile.pending_change_id},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["decision"] == "approve":
+                payment_profile_change_approve(
+                    actor=request.user, user=target, change_id=data["change"]
+                )
+                done = f"The change of {target}'s billing details is approved."
+            else:
+                payment_profile_change_decline(
+                    actor=request.user,
+                    user=target,
+                    change_id=data["change"],
+                    reason=data["reason"],
+                )
+                done = f"The change of {target}'s billing details is declined."
+        except PaymentProfileError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, done)
+        return redirect(next_url)
+    change = profile.pending_change
+    return _confirmation(
+        request,
+        "billing/profile_change_review.html",
+        {
+            "target": target,
+            "profile": profile,
+            "form": form,
+            "next": next_url,
+            "title": "Review change",
+            "buttons": [
+                {"label": "Approve", "name": "decision", "value": "approve"},
+                {"label": "Decline", "name": "decision", "value": "decline", "danger": True},
+            ],
+            "question": (
+                f"{target.name} changed the billing details of their active payment profile"
+                + (f" on {change.submitted_at:%Y-%m-%d}" if change else "")
+                + ". Approve to replace the old details with the new ones, or decline with a "
+                "reason to keep the old ones."
+            ),
+            "changes": changed_fields(profile.details(), change.details()) if change else [],
+            "unavailable": change_review_refusal(profile=profile, actor=request.user),
         },
     )
 

@@ -100,7 +100,9 @@ def test_it_accepts_the_same_post_with_the_token(world):
         reverse("billing:profile_edit"), {**INVOICE_POST, "csrfmiddlewaretoken": token}
     )
     assert response.status_code == 302
-    assert PaymentProfile.objects.get(user=world["bob"]).state == State.PENDING
+    # bob's profile is active: his new details wait beside it for approval.
+    change = PaymentProfile.objects.get(user=world["bob"]).pending_change
+    assert change is not None and change.company_name == INVOICE_POST["company_name"]
 
 
 # --- Login throttling (django-axes) --------------------------------------------
@@ -340,6 +342,24 @@ EXPECTED: dict[str, dict[str, tuple]] = {
         "GET": (L, 403, 200, 404, 403),
         "POST": (L, 403, USERS, 404, 403),
     },
+    "billing:profile_decline": {
+        "GET": (L, 403, 200, 404, 403),
+        "POST": (L, 403, USERS, 404, 403),
+    },
+    # bob's profile has no pending change: alice is shown why there is nothing to
+    # review, and her POST comes back with that message.
+    "billing:profile_change_review": {
+        "GET": (L, 403, 200, 404, 403),
+        "POST": (L, 403, USERS, 404, 403),
+    },
+    "billing:profile_change_withdraw": {
+        "GET": (L, 405, 405, 405, 405),
+        "POST": (L, *(["/account/billing/"] * 4)),
+    },
+    "billing:profile_remind": {
+        "GET": (L, 405, 405, 405, 405),
+        "POST": (L, *(["/account/billing/"] * 4)),
+    },
     "billing:profile_detail": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, 405, 404, 403)},
     "billing:profile_history": {
         "GET": (L, 403, 200, 404, 403),
@@ -371,6 +391,8 @@ def post_data(name: str, cast: dict) -> dict:
         },
         "billing:profile_edit": INVOICE_POST,
         "billing:profile_deactivate": {"reason": "Checking"},
+        "billing:profile_decline": {"reason": "Wrong company name"},
+        "billing:profile_change_review": {"decision": "approve"},
     }
     return data.get(name, {})
 

@@ -158,7 +158,7 @@ def test_it_delivers_the_admins_and_the_users_mail_over_smtp(
         assert f"Hello {first_name}," in body
         assert "Bob User <bob@acme.example> has set up a payment profile." in body
         assert "Payment Method: Invoice" in body
-        assert f"{SITE_URL}/admin/users/?status=pending" in body.split()
+        assert f"{SITE_URL}/admin/users/?q=bob%40acme.example" in body.split()
     assert Message.objects.count() == 0
 
     smtp.received.clear()

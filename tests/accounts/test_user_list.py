@@ -114,7 +114,7 @@ def test_it_searches_by_name_or_email(cast):
         ("pending", ["bob@acme.example"]),
         ("active", ["betty@acme.example"]),
         ("inactive", ["dora@acme.example"]),
-        ("none", ["alice@acme.example"]),
+        ("not_required", ["alice@acme.example"]),  # an admin on a bundle: needs none
         ("", ["alice@acme.example", "betty@acme.example", "bob@acme.example", "dora@acme.example"]),
         (
             "bogus",
