@@ -251,15 +251,31 @@ def payment_profile_submit(
     return profile
 
 
+def _drop_change(profile: PaymentProfile) -> None:
+    """Take the pending change off the (locked) profile and delete it."""
+    change = profile.pending_change
+    profile.pending_change = None
+    profile.save(update_fields=["pending_change", "updated_at"])
+    change.delete()
+
+
 def _submit_change(profile: PaymentProfile, *, user: User, new: dict) -> PaymentProfile:
     current = profile.pending_change
-    if _comparable(new) == _comparable(current.details() if current else profile.details()):
-        return profile  # what is in force, or what already waits: nothing to do
+    if current is not None and _comparable(new) == _comparable(current.details()):
+        return profile  # what already waits (a double click): nothing to do
+    if _comparable(new) == _comparable(profile.details()):
+        if current is not None:  # back to the details in force: the change is moot
+            _drop_change(profile)
+            _log(
+                profile,
+                by=user,
+                act=CHANGE_WITHDRAW,
+                description="Change withdrawn: the details saved are the ones in force",
+            )
+        return profile
     _check_save_rate(profile)
     if current is not None:
-        profile.pending_change = None
-        profile.save(update_fields=["pending_change"])
-        current.delete()
+        _drop_change(profile)
     change = PendingChange.objects.create(**new)
     profile.pending_change = change
     profile.save(update_fields=["pending_change", "updated_at"])
@@ -381,11 +397,8 @@ def payment_profile_deactivate(*, actor: User, user: User, reason: str = "") -> 
         _refuse_if(deactivate_refusal(profile=profile, actor=actor))
         profile.deactivate(by=actor, description=reason.strip() or None)
         _save(profile)
-        change = profile.pending_change
-        if change is not None:
-            profile.pending_change = None
-            profile.save(update_fields=["pending_change"])
-            change.delete()
+        if profile.pending_change is not None:
+            _drop_change(profile)
             _log(
                 profile,
                 by=actor,
@@ -447,10 +460,7 @@ def payment_profile_change_decline(
     with transaction.atomic():
         profile = _locked_profile(user)
         _refuse_if(change_review_refusal(profile=profile, actor=actor, change_id=change_id))
-        change = profile.pending_change
-        profile.pending_change = None
-        profile.save(update_fields=["pending_change", "updated_at"])
-        change.delete()
+        _drop_change(profile)
         _log(profile, by=actor, act=CHANGE_DECLINE, description=reason)
         notifications.change_declined(profile, reason=reason)
     logger.info("payment profile %s: change declined by user %s", profile.pk, actor.pk)
@@ -461,14 +471,11 @@ def payment_profile_change_withdraw(*, user: User) -> PaymentProfile:
     """The owner takes back their pending change; the profile keeps its details."""
     with transaction.atomic():
         profile = _locked_profile(user)
-        change = profile.pending_change
-        if change is None:
+        if profile.pending_change is None:
             raise PaymentProfileError(
                 "No change awaits approval: it was approved or declined meanwhile."
             )
-        profile.pending_change = None
-        profile.save(update_fields=["pending_change", "updated_at"])
-        change.delete()
+        _drop_change(profile)
         _log(profile, by=user, act=CHANGE_WITHDRAW, description="Change withdrawn")
     logger.info("payment profile %s: change withdrawn by its owner", profile.pk)
     return profile

@@ -26,6 +26,7 @@ from billing.models import Method, PaymentProfile, State
 from billing.services import (
     PaymentProfileError,
     payment_profile_activate,
+    payment_profile_change_approve,
     payment_profile_deactivate,
     payment_profile_submit,
 )
@@ -265,3 +266,91 @@ def test_it_lets_one_of_two_admins_act_on_the_same_row_from_the_users_page(
         assert profile.state == target_state
         expected = ["submit", "activate"] + (["deactivate"] if action == "deactivate" else [])
         assert [e.transition for e in log_of(profile)] == expected
+
+
+def _active_with_change(user, admin) -> PaymentProfile:
+    payment_profile_submit(user=user, method=Method.INVOICE, details=INVOICE_DETAILS)
+    payment_profile_activate(actor=admin, user=user)
+    payment_profile_submit(
+        user=user, method=Method.INVOICE, details={**INVOICE_DETAILS, "city": "Shelbyville"}
+    )
+    return PaymentProfile.objects.get(user=user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_reviewing_one_change_end_in_one_outcome(acme, paid_plan, alice, dora):
+    """Alice approves and Dora declines the same change at the same moment, through
+    the Users page's Review change: one decision is taken, the other admin reads why
+    nothing happened."""
+    users = [
+        make_user(f"review{i}@acme.example", acme, plan=paid_plan, name=f"Review {i}")
+        for i in range(5)
+    ]
+    for user in users:
+        profile = _active_with_change(user, alice)
+        change = profile.pending_change_id
+        url = reverse("billing:profile_change_review", args=[user.pk])
+        posts = [
+            (client_for(alice), {"decision": "approve", "change": change}),
+            (client_for(dora), {"decision": "decline", "change": change, "reason": "No"}),
+        ]
+        responses = []
+        barrier = threading.Barrier(2)
+
+        def post(client, data, url=url, barrier=barrier, responses=responses):
+            def run():
+                barrier.wait(timeout=30)
+                responses.append(client.post(url, data, follow=True))
+
+            return run
+
+        assert run_in_threads([post(c, d) for c, d in posts]) == []
+        said = [m for r in responses for m in shown_messages(r.content.decode())]
+        assert sorted(kind for kind, _ in said) == ["danger", "success"], said
+        refused = next(text for kind, text in said if kind == "danger")
+        assert "approved, declined or withdrawn meanwhile" in refused
+        profile = PaymentProfile.objects.get(user=user)
+        assert profile.pending_change_id is None and profile.state == State.ACTIVE
+        decisions = [e.transition for e in log_of(profile)][-1:]
+        assert decisions in (["change_approve"], ["change_decline"])
+        assert profile.city == ("Shelbyville" if decisions == ["change_approve"] else "Springfield")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approving_while_the_user_replaces_the_change_takes_one_or_refuses(acme, paid_plan, alice):
+    """The admin approves the change they saw while its owner replaces it: either the
+    approval lands first (and the replacement then waits as a new change), or the
+    replacement does and the approval is refused; never the unseen details approved."""
+    users = [
+        make_user(f"replace{i}@acme.example", acme, plan=paid_plan, name=f"Replace {i}")
+        for i in range(5)
+    ]
+    outcomes = Counter()
+    for user in users:
+        seen = _active_with_change(user, alice).pending_change_id
+        results: list[str] = []
+        barrier = threading.Barrier(2)
+
+        def approve(user=user, seen=seen, barrier=barrier, results=results):
+            barrier.wait(timeout=30)
+            try:
+                payment_profile_change_approve(actor=alice, user=user, change_id=seen)
+                results.append("approved")
+            except PaymentProfileError as error:
+                assert "replaced the change" in str(error)
+                results.append("refused")
+
+        def replace(user=user, barrier=barrier):
+            barrier.wait(timeout=30)
+            payment_profile_submit(
+                user=user, method=Method.INVOICE, details={**INVOICE_DETAILS, "city": "Capital"}
+            )
+
+        assert run_in_threads([approve, replace]) == []
+        profile = PaymentProfile.objects.select_related("pending_change").get(user=user)
+        assert profile.state == State.ACTIVE
+        # Whatever the order, the new details wait, and only what was seen was approved.
+        assert profile.pending_change is not None and profile.pending_change.city == "Capital"
+        assert profile.city == ("Shelbyville" if results == ["approved"] else "Springfield")
+        outcomes[results[0]] += 1
+    assert sum(outcomes.values()) == len(users)

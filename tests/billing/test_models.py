@@ -18,11 +18,13 @@ ALLOWED = {
     (State.PENDING, "activate"): State.ACTIVE,
     (State.INACTIVE, "activate"): State.ACTIVE,
     (State.ACTIVE, "deactivate"): State.INACTIVE,
+    (State.PENDING, "decline"): State.INACTIVE,
 }
 
 
 @pytest.mark.parametrize(
-    ("state", "name"), list(itertools.product(State.values, ["submit", "activate", "deactivate"]))
+    ("state", "name"),
+    list(itertools.product(State.values, ["submit", "activate", "deactivate", "decline"])),
 )
 def test_it_allows_exactly_the_documented_transitions(bob, make_profile, state, name):
     profile = make_profile(bob, state)
@@ -40,18 +42,19 @@ def test_it_protects_the_state_field(bob, make_profile):
         profile.state = State.ACTIVE
 
 
-def test_it_lets_only_another_admin_of_the_tenant_activate(
-    alice, dora, bob, charlie, make_profile, django_user_model
+@pytest.mark.parametrize("name", ["activate", "decline"])
+def test_it_lets_only_another_admin_of_the_tenant_act(
+    alice, dora, bob, charlie, make_profile, name
 ):
     profile = make_profile(bob, State.PENDING)
-    assert has_transition_perm(profile.activate, alice)
-    assert has_transition_perm(profile.activate, dora)
-    assert not has_transition_perm(profile.activate, bob)  # the owner
-    assert not has_transition_perm(profile.activate, charlie)  # another tenant
+    assert has_transition_perm(getattr(profile, name), alice)
+    assert has_transition_perm(getattr(profile, name), dora)
+    assert not has_transition_perm(getattr(profile, name), bob)  # the owner
+    assert not has_transition_perm(getattr(profile, name), charlie)  # another tenant
 
     own = make_profile(alice, State.PENDING)
-    assert not has_transition_perm(own.activate, alice)
-    assert has_transition_perm(own.activate, dora)
+    assert not has_transition_perm(getattr(own, name), alice)
+    assert has_transition_perm(getattr(own, name), dora)
 
 
 def test_it_lets_only_the_owner_submit(alice, bob, make_profile):

@@ -252,3 +252,11 @@ def test_the_owner_sees_the_change_and_can_withdraw_it(active_bob):
     response = client.post(reverse("billing:profile_change_withdraw"))
     assert response.status_code == 302
     assert profile_of(active_bob).pending_change is None
+
+
+def test_saving_the_details_in_force_again_withdraws_the_change(active_bob):
+    payment_profile_submit(user=active_bob, method=Method.INVOICE, details=NEW_CITY)
+    payment_profile_submit(user=active_bob, method=Method.INVOICE, details=INVOICE)
+    assert profile_of(active_bob).pending_change is None
+    assert not PendingChange.objects.exists()
+    assert StateLog.objects.latest("pk").transition == "change_withdraw"
