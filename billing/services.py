@@ -270,7 +270,7 @@ def _submit_change(profile: PaymentProfile, *, user: User, new: dict) -> Payment
                 profile,
                 by=user,
                 act=CHANGE_WITHDRAW,
-                description="Change withdrawn: the details saved are the ones in force",
+                description="The details saved are the ones in force",
             )
         return profile
     _check_save_rate(profile)
@@ -286,7 +286,7 @@ def _submit_change(profile: PaymentProfile, *, user: User, new: dict) -> Payment
         profile,
         by=user,
         act=CHANGE_SUBMIT,
-        description=f"Change submitted{replaced}: {_describe(rows)}; {_admins_told(len(admins))}",
+        description=f"{_describe(rows)}{replaced}; {_admins_told(len(admins))}",
     )
     notifications.change_submitted(profile, admins)
     logger.info(
@@ -383,7 +383,7 @@ def payment_profile_activate(*, actor: User, user: User, note: str = "") -> Paym
     with transaction.atomic():
         profile = _locked_profile(user)
         _refuse_if(activate_refusal(profile=profile, actor=actor))
-        profile.activate(by=actor, description=note.strip() or "Activated")
+        profile.activate(by=actor, description=note.strip() or None)
         _save(profile)
         notifications.profile_activated(profile)
     logger.info("payment profile %s activated by user %s", profile.pk, actor.pk)
@@ -476,7 +476,7 @@ def payment_profile_change_withdraw(*, user: User) -> PaymentProfile:
                 "No change awaits approval: it was approved or declined meanwhile."
             )
         _drop_change(profile)
-        _log(profile, by=user, act=CHANGE_WITHDRAW, description="Change withdrawn")
+        _log(profile, by=user, act=CHANGE_WITHDRAW, description="")
     logger.info("payment profile %s: change withdrawn by its owner", profile.pk)
     return profile
 

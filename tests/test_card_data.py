@@ -45,19 +45,35 @@ CARD = {
     "cvc": CVC,
 }
 
-_CVC_ALONE = re.compile(rf"(?<![0-9A-Za-z]){CVC}(?![0-9A-Za-z])")
+# The card Bob saves later to replace it, while his profile is active: it waits as a
+# pending change, which keeps no more of it than a profile does.
+NEW_CARD_DIGITS = "6011000990139424"  # Discover
+NEW_CARD_SPACED = "6011 0009 9013 9424"
+NEW_CVC = "806"
+NEW_CARD = {**CARD, "card_number": NEW_CARD_SPACED, "card_expiry": "11/38", "cvc": NEW_CVC}
+
+_CVCS_ALONE = [
+    (cvc, re.compile(rf"(?<![0-9A-Za-z]){cvc}(?![0-9A-Za-z])")) for cvc in (CVC, NEW_CVC)
+]
 
 
 def leaks(text: str) -> list[str]:
-    """What of the card is in `text`: the number in any of its spellings (or all but
-    its last four digits, which the app may show), or the CVC standing alone."""
+    """What of either card is in `text`: the number in any of its spellings (or all
+    but its last four digits, which the app may show), or a CVC standing alone."""
     found = [
         spelling
-        for spelling in (CARD_DIGITS, CARD_SPACED, CARD_GROUPED, CARD_DIGITS[:-4])
+        for spelling in (
+            CARD_DIGITS,
+            CARD_SPACED,
+            CARD_GROUPED,
+            CARD_DIGITS[:-4],
+            NEW_CARD_DIGITS,
+            NEW_CARD_SPACED,
+            NEW_CARD_DIGITS[:-4],
+        )
         if spelling in text
     ]
-    if _CVC_ALONE.search(text):
-        found.append(CVC)
+    found += [cvc for cvc, alone in _CVCS_ALONE if alone.search(text)]
     return found
 
 
@@ -169,13 +185,32 @@ def test_the_card_number_and_cvc_appear_nowhere(alice, bob, betty, operator, cap
 
         as_bob.get(reverse("accounts:home"))
         as_bob.get(edit)
+
+        # A new card while the profile is active: it waits as a pending change.
+        refused = as_bob.post(edit, {**NEW_CARD, "cvc": "1"})
+        assert refused.status_code == 200
+        as_bob.post(edit, NEW_CARD, follow=True)
+        change = PaymentProfile.objects.get(user=bob).pending_change
+        assert (change.card_brand, change.card_last4) == ("Discover", "9424")
+        review = reverse("billing:profile_change_review", args=[bob.pk])
+        as_alice.get(users, {"status": "change_pending"})
+        as_alice.get(review)
+        page = as_alice.get(review, **popup).content.decode()
+        assert "Discover ending in 9424" in page and "American Express ending in 8431" in page
+        as_alice.post(review, {"decision": "approve", "change": change.pk, "next": users})
+        assert PaymentProfile.objects.get(user=bob).card_last4 == "9424"
+        as_bob.get(edit)
+        as_alice.get(history)
+
         as_operator.get(reverse("admin:billing_paymentprofile_changelist"))
         as_operator.get(reverse("admin:billing_paymentprofile_change", args=[profile.pk]))
 
-        assert Message.objects.count() == 2  # alice's "awaits activation", bob's "activated"
+        # alice's "awaits activation", bob's "activated", alice's "change awaits
+        # approval", bob's "change approved"
+        assert Message.objects.count() == 4
         queued = mail_decoded()
         call_command("mail_worker", "--once")
-        assert len(mailoutbox) == 2 and not Message.objects.exists()
+        assert len(mailoutbox) == 4 and not Message.objects.exists()
 
     assert len(pages.pages) > 20
     for path, html in pages.pages:

@@ -96,7 +96,7 @@ def test_it_activates_and_deactivates_with_who_and_why(alice, bob, make_profile)
     assert profile.state == State.INACTIVE
     assert profile.deactivation_reason == "Left the company"
     logs = list(StateLog.objects.order_by("pk").values_list("state", "by", "description"))
-    assert logs == [("active", alice.pk, "Activated"), ("inactive", alice.pk, "Left the company")]
+    assert logs == [("active", alice.pk, None), ("inactive", alice.pk, "Left the company")]
     subjects = [m.subject for m in queued()]
     assert subjects == [
         "Your payment profile is active",
