@@ -1,34 +1,21 @@
-"""E-mails about payment profiles.
+"""E-mails about payment profiles: which ones exist and who gets them.
 
-Called by the services inside their transaction: each message becomes a queue
-row (django-mailer) that commits or rolls back with the state change, and the
-mail worker delivers it later.
+Called by the services inside their transaction; accounts.mail queues each one (a
+django-mailer row that commits or rolls back with the state change) and builds
+its links.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
 from django.urls import reverse
 
+from accounts.mail import absolute_url, queue_mail
 from accounts.models import User
 from billing.models import PaymentProfile
 
 logger = logging.getLogger(__name__)
-
-
-def absolute_url(path: str) -> str:
-    return f"{settings.SITE_URL}{path}"
-
-
-def _queue(*, to: str, template: str, context: dict) -> None:
-    context = {"site_url": settings.SITE_URL, **context}
-    subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
-    body = render_to_string(f"emails/{template}.txt", context)
-    EmailMessage(subject=" ".join(subject.split()), body=body, to=[to]).send()
 
 
 def profile_submitted(profile: PaymentProfile) -> None:
@@ -40,7 +27,7 @@ def profile_submitted(profile: PaymentProfile) -> None:
     link = absolute_url(reverse("accounts:user_list") + "?status=pending")
     sent = 0
     for admin in admins:
-        _queue(
+        queue_mail(
             to=admin.email,
             template="profile_submitted",
             context={"admin": admin, "user": user, "profile": profile, "link": link},
@@ -51,7 +38,7 @@ def profile_submitted(profile: PaymentProfile) -> None:
 
 
 def profile_activated(profile: PaymentProfile) -> None:
-    _queue(
+    queue_mail(
         to=profile.user.email,
         template="profile_activated",
         context={"user": profile.user, "profile": profile, "link": absolute_url("/")},
@@ -59,7 +46,7 @@ def profile_activated(profile: PaymentProfile) -> None:
 
 
 def profile_deactivated(profile: PaymentProfile) -> None:
-    _queue(
+    queue_mail(
         to=profile.user.email,
         template="profile_deactivated",
         context={

@@ -205,7 +205,7 @@ MAILER_EMAIL_MAX_RETRIES = env_int("MAILER_EMAIL_MAX_RETRIES", 10)
 MAILER_WORKER_INTERVAL = env_int("MAILER_WORKER_INTERVAL", 5)  # seconds between queue checks
 MAILER_RETRY_INTERVAL = env_int("MAILER_RETRY_INTERVAL", 60)  # seconds between retries
 # A message that cannot be sent is deferred, not allowed to stop the queue behind it.
-MAILER_ERROR_HANDLER = "billing.management.commands.mail_worker.defer_on_error"
+MAILER_ERROR_HANDLER = "accounts.mail.defer_on_error"
 
 # --- Payments ---------------------------------------------------------------
 # The gateway that turns a card into a token. The local one validates and makes up

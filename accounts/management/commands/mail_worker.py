@@ -1,41 +1,18 @@
+"""`manage.py mail_worker`: delivers every e-mail the app queues (see accounts/mail.py,
+where a failed message is handled: settings.MAILER_ERROR_HANDLER)."""
+
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError
 from mailer import engine
-from mailer.models import RESULT_FAILURE, Message, MessageLog
+from mailer.models import Message
 
 logger = logging.getLogger(__name__)
-
-
-def defer_on_error(connection, message: Message, exc: Exception):
-    """Delivery error handler (settings.MAILER_ERROR_HANDLER).
-
-    django-mailer defers a message on SMTP and network errors but re-raises anything
-    else, which ends the whole run; as the queue is sent oldest first, one message no
-    server can take (say an address with a line break) would then hold back every
-    message behind it on every run. So any error short of the database's own defers
-    the message: it is kept, logged, and retried at most MAILER_EMAIL_MAX_RETRIES times.
-    """
-    if isinstance(exc, DatabaseError):
-        raise exc
-    if not isinstance(exc, OSError):  # smtplib's errors are OSErrors: those are routine
-        logger.error("mail worker: message %s cannot be sent, deferred: %r", message.pk, exc)
-    else:
-        logger.info("mail worker: message %s deferred: %s", message.pk, exc)
-    message.defer()
-    MessageLog.objects.log(message, RESULT_FAILURE, log_message=str(exc))
-    if connection is not None:
-        # A broken connection may not even close; the next message opens a new one.
-        with contextlib.suppress(Exception):
-            connection.close()
-    return None, "deferred"
 
 
 class Command(BaseCommand):
