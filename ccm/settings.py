@@ -185,7 +185,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # --- Mail -------------------------------------------------------------------
 # Every message is queued as a row (django-mailer) in the caller's transaction and
 # delivered by the mail worker (`manage.py mail_worker`).
-EMAIL_BACKEND = "mailer.backend.DbBackend"
+EMAIL_BACKEND = "accounts.mail.QueueBackend"  # django-mailer's, Message-ID fixed when queued
 EMAIL_HOST = env_str("EMAIL_HOST")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")

@@ -8,11 +8,14 @@ production); SQLite's test database lives in memory, so there it runs in-process
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -94,6 +97,19 @@ def smtp(settings):
     server.stop()
 
 
+def on_postgresql() -> bool:
+    return connection.settings_dict["ENGINE"] == "django.db.backends.postgresql"
+
+
+def worker_database_url() -> str:
+    """The test database, for a process of its own (PostgreSQL only)."""
+    db = connection.settings_dict
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
+        f":{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
 @pytest.fixture
 def mail_worker(smtp, settings):
     """Run `manage.py mail_worker --once` against the test database and this server:
@@ -101,16 +117,12 @@ def mail_worker(smtp, settings):
     start-up time where the process boundary is not the point)."""
 
     def run(*, in_process: bool = False) -> None:
-        db = connection.settings_dict
-        if in_process or db["ENGINE"] != "django.db.backends.postgresql":
+        if in_process or not on_postgresql():
             call_command("mail_worker", "--once")
             return
         env = operator_env(
             DEBUG="true",
-            DATABASE_URL=(
-                f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
-                f":{db['PORT'] or 5432}/{db['NAME']}"
-            ),
+            DATABASE_URL=worker_database_url(),
             EMAIL_HOST=smtp.host,
             EMAIL_PORT=str(smtp.port),
             EMAIL_TIMEOUT="5",
@@ -249,6 +261,23 @@ def payment_profile_activate_ready(admin, user) -> None:
     assert Message.objects.count() == 1
 
 
+def test_it_delivers_a_message_under_the_message_id_it_was_queued_with(
+    smtp, mail_worker, alice, bob
+):
+    smtp.stop()
+    payment_profile_activate_ready(alice, bob)
+    queued_id = Message.objects.get().email.extra_headers["Message-ID"]
+
+    mail_worker()  # the server is down: deferred
+    assert Message.objects.get().email.extra_headers["Message-ID"] == queued_id
+    smtp.start()
+    mail_worker()  # retried and delivered
+
+    [(_, message)] = smtp.received
+    assert message["Message-ID"] == queued_id
+    assert {log.message_id for log in MessageLog.objects.all()} == {queued_id}
+
+
 def test_it_delivers_the_rest_of_the_queue_when_one_message_cannot_be_sent(
     smtp, mail_worker, settings, bob
 ):
@@ -265,3 +294,82 @@ def test_it_delivers_the_rest_of_the_queue_when_one_message_cannot_be_sent(
     broken = Message.objects.get()
     assert broken.subject == "Broken"
     assert broken.priority == 4 and broken.retry_count == 1  # kept, retried, given up
+
+
+class HoldTheFirstAnswer(KeepMessages):
+    """Takes the first message's DATA, then does not answer it until released: the
+    server has the message, the sender does not know yet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        answer = await super().handle_DATA(server, session, envelope)
+        if not self.holding.is_set():
+            self.holding.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+        return answer
+
+
+@pytest.fixture
+def shared_database_url(tmp_path) -> str:
+    """A database this test and the worker processes it starts both see: the test
+    database on PostgreSQL; on SQLite (whose test database lives in this process's
+    memory) a file of its own, migrated by `manage.py migrate`."""
+    if on_postgresql():
+        return worker_database_url()
+    url = f"sqlite:///{tmp_path / 'mail.sqlite3'}"
+    manage("migrate", "--noinput", database_url=url)
+    return url
+
+
+def manage(*args: str, database_url: str, smtp: SmtpServer | None = None, wait=True):
+    env = operator_env(DEBUG="true", DATABASE_URL=database_url, EMAIL_TIMEOUT="30")
+    if smtp is not None:
+        env.update(EMAIL_HOST=smtp.host, EMAIL_PORT=str(smtp.port))
+    command = [sys.executable, "manage.py", *args]
+    if not wait:
+        return subprocess.Popen(command, cwd=BASE_DIR, env=env, stderr=subprocess.PIPE)
+    done = subprocess.run(
+        command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_a_message_sent_again_after_a_worker_was_killed_has_the_same_message_id(
+    smtp, shared_database_url
+):
+    smtp.handler = HoldTheFirstAnswer()
+    smtp.stop()
+    smtp.start()
+    queue = (
+        "from django.core.mail import EmailMessage; "
+        "EmailMessage('Set your password', 'The link', to=['bob@acme.example']).send()"
+    )
+    manage("shell", "-c", queue, database_url=shared_database_url)
+
+    worker = manage(
+        "mail_worker", "--once", database_url=shared_database_url, smtp=smtp, wait=False
+    )
+    try:
+        assert smtp.handler.holding.wait(timeout=60), "the worker never sent the message"
+        # The server has the message; the worker dies before it hears so and marks it sent.
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        worker.stderr.close()
+    smtp.handler.release.set()
+
+    manage("mail_worker", "--once", database_url=shared_database_url, smtp=smtp)
+    manage("mail_worker", "--once", database_url=shared_database_url, smtp=smtp)
+
+    # Delivered at least once: here twice, and the receiver can tell it is one message.
+    first, again = (message for _, message in smtp.received)
+    assert first["Subject"] == again["Subject"] == "Set your password"
+    assert first["Message-ID"] and first["Message-ID"] == again["Message-ID"]
