@@ -20,14 +20,27 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import islice
 
 from django.conf import settings
 from django.core.mail import EmailMessage, make_msgid
 from django.core.mail.utils import DNS_NAME
 from django.db import DatabaseError
+from django.db.models import Count, F, Max, QuerySet
 from django.template.loader import render_to_string
+from django.utils import timezone
 from mailer.backend import DbBackend
-from mailer.models import RESULT_FAILURE, Message, MessageLog, get_message_id
+from mailer.models import (
+    PRIORITY_DEFERRED,
+    PRIORITY_MEDIUM,
+    RESULT_FAILURE,
+    Message,
+    MessageLog,
+    get_message_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +76,98 @@ class QueueBackend(DbBackend):
 
 
 # --- Delivery -----------------------------------------------------------------
+#
+# A message that fails is deferred and retried, with backoff, until it is delivered
+# or an operator deletes it: there is no last try after which mail is dropped. One
+# that has not been delivered MAILER_STUCK_AFTER seconds after it was queued is
+# logged as an ERROR, once. /django-admin/ (Mailer > Messages) shows the queue with
+# each message's failed attempts and can retry one now.
+#
+# What we know of past attempts is django-mailer's log (MessageLog), whose entries
+# name a message by its Message-ID and the time it was queued.
+
+
+@dataclass(frozen=True)
+class Failures:
+    count: int
+    last_at: datetime
+    last_error: str
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long after its latest failed attempt a message is tried again:
+    MAILER_RETRY_INTERVAL after the first failure, doubled after each further one,
+    at most MAILER_RETRY_MAX_INTERVAL."""
+    doublings = min(max(failures - 1, 0), 32)
+    seconds = settings.MAILER_RETRY_INTERVAL * 2**doublings
+    return timedelta(seconds=min(seconds, settings.MAILER_RETRY_MAX_INTERVAL))
+
+
+def _stuck_at(message: Message) -> datetime:
+    return message.when_added + timedelta(seconds=settings.MAILER_STUCK_AFTER)
+
+
+def _log_key(message: Message) -> tuple[datetime, str | None]:
+    email = message.email
+    return message.when_added, email and get_message_id(email)
+
+
+def failures_of(messages: Iterable[Message]) -> dict[int, Failures]:
+    """The failed delivery attempts of each message that has any, by the message's pk."""
+    pks = {_log_key(message): message.pk for message in messages}
+    if not pks:
+        return {}
+    logs = MessageLog.objects.filter(
+        result=RESULT_FAILURE, when_added__in={when for when, _ in pks}
+    )
+    counts = logs.values_list("when_added", "message_id").annotate(
+        count=Count("pk"), last_at=Max("when_attempted")
+    )
+    found = {(when, mid): (count, last_at) for when, mid, count, last_at in counts}
+    last_errors = {
+        (when, mid, at): text
+        for when, mid, at, text in logs.filter(
+            when_attempted__in={last_at for _, last_at in found.values()}
+        ).values_list("when_added", "message_id", "when_attempted", "log_message")
+    }
+    result = {}
+    for key, pk in pks.items():
+        if key in found:
+            count, last_at = found[key]
+            result[pk] = Failures(count, last_at, last_errors.get((*key, last_at), ""))
+    return result
+
+
+def next_try_at(message: Message, failures: Failures | None) -> datetime:
+    """When a deferred message is due to be tried again."""
+    if failures is None:  # deferred, but no failure logged: nothing to wait for
+        return message.when_added
+    due = failures.last_at + retry_delay(failures.count)
+    if failures.last_at < _stuck_at(message):
+        # Try once more as it becomes stuck, so that is reported on time.
+        due = min(due, _stuck_at(message))
+    return due
+
+
+def requeue(messages: QuerySet[Message]) -> int:
+    """Put the deferred ones of `messages` back in the queue; the worker sends them
+    on its next round. Returns how many."""
+    return messages.filter(priority=PRIORITY_DEFERRED).update(
+        priority=PRIORITY_MEDIUM, retry_count=F("retry_count") + 1
+    )
+
+
+def retry_due_messages() -> int:
+    """Put back in the queue every deferred message whose next try has come."""
+    now = timezone.now()
+    deferred = Message.objects.deferred().order_by("pk").iterator(chunk_size=500)
+    retried = 0
+    while chunk := list(islice(deferred, 500)):
+        failures = failures_of(chunk)
+        due = [m.pk for m in chunk if next_try_at(m, failures.get(m.pk)) <= now]
+        if due:
+            retried += requeue(Message.objects.filter(pk__in=due))
+    return retried
 
 
 def defer_on_error(connection, message: Message, exc: Exception):
@@ -72,16 +177,38 @@ def defer_on_error(connection, message: Message, exc: Exception):
     else, which ends the whole run; as the queue is sent oldest first, one message no
     server can take (say an address with a line break) would then hold back every
     message behind it on every run. So any error short of the database's own defers
-    the message: it is kept, logged, and retried at most MAILER_EMAIL_MAX_RETRIES times.
+    the message: it is kept, logged, and retried with backoff (retry_due_messages).
     """
     if isinstance(exc, DatabaseError):
         raise exc
-    if not isinstance(exc, OSError):  # smtplib's errors are OSErrors: those are routine
+    email = message.email
+    if email is not None and get_message_id(email) is None:
+        # Queued without one (before QueueBackend): fix it now, for the log and retries.
+        email.extra_headers["Message-ID"] = make_msgid(domain=DNS_NAME)
+        message.email = email
+    before = failures_of([message]).get(message.pk)
+    if before is None and not isinstance(exc, OSError):
+        # smtplib's errors are OSErrors, and routine; anything else is worth a look.
         logger.error("mail worker: message %s cannot be sent, deferred: %r", message.pk, exc)
     else:
         logger.info("mail worker: message %s deferred: %s", message.pk, exc)
     message.defer()
     MessageLog.objects.log(message, RESULT_FAILURE, log_message=str(exc))
+    if timezone.now() >= _stuck_at(message) and (
+        before is None or before.last_at < _stuck_at(message)
+    ):
+        # The first failure since it became stuck: report it, once.
+        logger.error(
+            "mail worker: message %s (%r to %s), queued at %s, is still not delivered "
+            "after %s failed attempts; latest error: %s. It is retried until it is "
+            "delivered: see /django-admin/ > Mailer > Messages.",
+            message.pk,
+            message.subject,
+            ", ".join(message.to_addresses),
+            message.when_added.isoformat(timespec="seconds"),
+            (before.count if before else 0) + 1,
+            exc,
+        )
     if connection is not None:
         # A broken connection may not even close; the next message opens a new one.
         with contextlib.suppress(Exception):

@@ -201,9 +201,14 @@ MAILER_EMAIL_BACKEND = (
 )
 # Several workers on several hosts are safe: each message is claimed with a row lock.
 MAILER_USE_FILE_LOCK = False
-MAILER_EMAIL_MAX_RETRIES = env_int("MAILER_EMAIL_MAX_RETRIES", 10)
 MAILER_WORKER_INTERVAL = env_int("MAILER_WORKER_INTERVAL", 5)  # seconds between queue checks
-MAILER_RETRY_INTERVAL = env_int("MAILER_RETRY_INTERVAL", 60)  # seconds between retries
+# A failed message is retried until it is delivered (no MAILER_EMAIL_MAX_RETRIES: mail
+# is never given up on): MAILER_RETRY_INTERVAL seconds after its first failure, then
+# twice as long after each further one, at most MAILER_RETRY_MAX_INTERVAL.
+MAILER_RETRY_INTERVAL = env_int("MAILER_RETRY_INTERVAL", 60)
+MAILER_RETRY_MAX_INTERVAL = env_int("MAILER_RETRY_MAX_INTERVAL", 3600)
+# Not delivered this many seconds after it was queued: logged as an ERROR, once.
+MAILER_STUCK_AFTER = env_int("MAILER_STUCK_AFTER", 3600)
 # A message that cannot be sent is deferred, not allowed to stop the queue behind it.
 MAILER_ERROR_HANDLER = "accounts.mail.defer_on_error"
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 import signal
 import socket
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -126,7 +128,7 @@ def mail_worker(smtp, settings):
             EMAIL_HOST=smtp.host,
             EMAIL_PORT=str(smtp.port),
             EMAIL_TIMEOUT="5",
-            MAILER_EMAIL_MAX_RETRIES=str(settings.MAILER_EMAIL_MAX_RETRIES),
+            MAILER_RETRY_INTERVAL=str(settings.MAILER_RETRY_INTERVAL),
         )
         done = subprocess.run(
             [sys.executable, "manage.py", "mail_worker", "--once"],
@@ -200,8 +202,9 @@ def test_it_delivers_the_admins_and_the_users_mail_over_smtp(
 
 
 def test_it_keeps_mail_while_smtp_is_down_and_delivers_it_once_when_back(
-    smtp, mail_worker, alice, dora, bob
+    smtp, mail_worker, settings, alice, dora, bob
 ):
+    settings.MAILER_RETRY_INTERVAL = 0  # no backoff: each run retries
     smtp.stop()
     payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
     payment_profile_activate(actor=alice, user=bob)
@@ -231,25 +234,48 @@ def test_it_keeps_mail_while_smtp_is_down_and_delivers_it_once_when_back(
     assert MessageLog.objects.filter(result=RESULT_SUCCESS).count() == 3
 
 
-def test_it_stops_retrying_a_message_after_mailer_email_max_retries(
-    smtp, mail_worker, settings, alice, bob
+def test_it_retries_through_an_outage_longer_than_any_retry_limit_and_reports_it_once(
+    smtp, mail_worker, alice, bob, caplog, time_machine
 ):
-    settings.MAILER_EMAIL_MAX_RETRIES = 2
+    """Ten hours without SMTP, a worker run every minute (`--once` from cron, say):
+    the message is tried with backoff (1, 2, 4... minutes, at most an hour apart),
+    never given up on, reported as stuck once, and delivered when the server is back."""
+    caplog.set_level(logging.INFO)
+    time_machine.move_to(datetime(2030, 1, 7, 9, 0, tzinfo=UTC), tick=False)
     smtp.stop()
     payment_profile_activate_ready(alice, bob)
 
-    for _ in range(5):
+    stuck_reports = []
+    for minute in range(10 * 60):
         mail_worker(in_process=True)
+        stuck_reports += [
+            (minute, r.getMessage()) for r in caplog.records if "still not delivered" in r.message
+        ]
+        caplog.clear()
+        time_machine.shift(timedelta(minutes=1))
+
     message = Message.objects.get()
-    assert message.retry_count == 2
-    # The first try plus MAILER_EMAIL_MAX_RETRIES retries, then no more.
-    assert MessageLog.objects.filter(result=RESULT_FAILURE).count() == 3
+    assert message.priority == 4  # deferred, kept
+    tried_at = [
+        round((log.when_attempted - message.when_added).total_seconds() / 60)
+        for log in MessageLog.objects.filter(result=RESULT_FAILURE).order_by("when_attempted")
+    ]
+    # Backoff from MAILER_RETRY_INTERVAL (60 s), one extra try when it became stuck
+    # (MAILER_STUCK_AFTER, an hour), then hourly (MAILER_RETRY_MAX_INTERVAL).
+    assert tried_at == [0, 1, 3, 7, 15, 31, 60, 120, 180, 240, 300, 360, 420, 480, 540]
+    [(minute, report)] = stuck_reports
+    assert minute == 60
+    assert "'Your payment profile is active' to bob@acme.example" in report
+    assert "after 7 failed attempts" in report
 
     smtp.start()
-    mail_worker()
-    assert smtp.received == []
-    # Kept (deferred) for an operator to look at, not silently dropped.
-    assert Message.objects.deferred().count() == 1
+    time_machine.shift(timedelta(hours=1))
+    mail_worker(in_process=True)
+    [(recipients, delivered)] = smtp.received
+    assert recipients == ["bob@acme.example"]
+    assert delivered["Subject"] == "Your payment profile is active"
+    assert not Message.objects.exists()
+    assert MessageLog.objects.filter(result=RESULT_SUCCESS).count() == 1
 
 
 def payment_profile_activate_ready(admin, user) -> None:
@@ -262,8 +288,9 @@ def payment_profile_activate_ready(admin, user) -> None:
 
 
 def test_it_delivers_a_message_under_the_message_id_it_was_queued_with(
-    smtp, mail_worker, alice, bob
+    smtp, mail_worker, settings, alice, bob
 ):
+    settings.MAILER_RETRY_INTERVAL = 0  # no backoff: the next run retries
     smtp.stop()
     payment_profile_activate_ready(alice, bob)
     queued_id = Message.objects.get().email.extra_headers["Message-ID"]
@@ -281,7 +308,7 @@ def test_it_delivers_a_message_under_the_message_id_it_was_queued_with(
 def test_it_delivers_the_rest_of_the_queue_when_one_message_cannot_be_sent(
     smtp, mail_worker, settings, bob
 ):
-    settings.MAILER_EMAIL_MAX_RETRIES = 1
+    settings.MAILER_RETRY_INTERVAL = 0  # no backoff: each run retries
     # No server could take this one (a line break in an address); it is queued first.
     mail.EmailMessage(subject="Broken", body="x", to=["bob@acme.example\nBcc: x@x.test"]).send()
     mail.EmailMessage(subject="Fine", body="y", to=["bob@acme.example"]).send()
@@ -293,7 +320,7 @@ def test_it_delivers_the_rest_of_the_queue_when_one_message_cannot_be_sent(
     assert [m["Subject"] for _, m in smtp.received] == ["Fine"]
     broken = Message.objects.get()
     assert broken.subject == "Broken"
-    assert broken.priority == 4 and broken.retry_count == 1  # kept, retried, given up
+    assert broken.priority == 4 and broken.retry_count == 2  # kept and retried
 
 
 class HoldTheFirstAnswer(KeepMessages):

@@ -12,19 +12,24 @@ from django.core.management.base import BaseCommand
 from mailer import engine
 from mailer.models import Message
 
+from accounts.mail import retry_due_messages
+
 logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
     help = (
-        "Deliver queued e-mail: sends the queue every MAILER_WORKER_INTERVAL seconds and "
-        "puts failed messages back in the queue every MAILER_RETRY_INTERVAL seconds, at most "
-        "MAILER_EMAIL_MAX_RETRIES times. Several workers may run against one database."
+        "Deliver queued e-mail: sends the queue every MAILER_WORKER_INTERVAL seconds; every "
+        "MAILER_RETRY_INTERVAL seconds puts back in the queue the failed messages whose next "
+        "try has come (backoff: MAILER_RETRY_INTERVAL doubling up to MAILER_RETRY_MAX_INTERVAL, "
+        "until delivered). Several workers may run against one database."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--once", action="store_true", help="Retry deferred mail, send the queue once, exit."
+            "--once",
+            action="store_true",
+            help="Put back failed mail that is due, send the queue once, exit.",
         )
 
     def handle(self, *args, once: bool = False, **options):
@@ -62,7 +67,7 @@ class Command(BaseCommand):
 
     def run_once(self, *, retry: bool) -> None:
         if retry:
-            retried = Message.objects.retry_deferred()
+            retried = retry_due_messages()
             if retried:
                 logger.info("mail worker: %s deferred message(s) queued again", retried)
         if Message.objects.non_deferred().exists():
