@@ -1,8 +1,9 @@
 """E-mail, in one place: queueing a message, the links in it, and what delivery does
 when a message fails.
 
-Queueing: ``queue_mail`` renders ``templates/emails/<template>_subject.txt`` and
-``<template>.txt`` and sends the message through EMAIL_BACKEND, ``QueueBackend``:
+Queueing: ``queue_mail`` renders ``templates/emails/<template>_subject.txt``,
+``<template>.txt`` and ``<template>.html`` (the same content: plain text, and HTML
+beside it) and sends the message through EMAIL_BACKEND, ``QueueBackend``:
 django-mailer's queue, a row written in the caller's transaction, which commits or
 rolls back with the change that caused it. The mail worker (``manage.py
 mail_worker``, in accounts/management/commands/) delivers the queue later. Every
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from django.conf import settings
-from django.core.mail import EmailMessage, make_msgid
+from django.core.mail import EmailMultiAlternatives, make_msgid
 from django.core.mail.utils import DNS_NAME
 from django.db import DatabaseError
 from django.db.models import Count, F, Max, QuerySet
@@ -51,10 +52,17 @@ def absolute_url(path: str) -> str:
 
 
 def queue_mail(*, to: str, template: str, context: dict) -> None:
-    """Queue the e-mail ``emails/<template>`` to one address, in the caller's transaction."""
+    """Queue the e-mail ``emails/<template>`` to one address, in the caller's transaction:
+    its plain text, and its HTML as an alternative. Subjects name the user's tenant
+    (``emails/_subject_tenant.txt``)."""
     subject = render_to_string(f"emails/{template}_subject.txt", context)
-    body = render_to_string(f"emails/{template}.txt", context)
-    EmailMessage(subject=" ".join(subject.split()), body=body, to=[to]).send()
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=render_to_string(f"emails/{template}.txt", context),
+        to=[to],
+    )
+    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
+    message.send()
 
 
 class QueueBackend(DbBackend):

@@ -40,6 +40,7 @@ urlpatterns = [
             form_class=PasswordLinkForm,
             template_name="accounts/password_reset.html",
             email_template_name="emails/password_reset.txt",
+            html_email_template_name="emails/password_reset.html",
             subject_template_name="emails/password_reset_subject.txt",
             success_url=reverse_lazy("accounts:password_reset_done"),
         ),

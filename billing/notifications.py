@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from accounts.mail import absolute_url, queue_mail
 from accounts.models import User
@@ -24,7 +25,8 @@ def profile_submitted(profile: PaymentProfile) -> None:
     admins = User.objects.filter(
         tenant_id=user.tenant_id, is_tenant_admin=True, is_active=True
     ).exclude(pk=user.pk)
-    link = absolute_url(reverse("accounts:user_list") + "?status=pending")
+    # Admin > Users showing this user's row, with its Actions (Activate Pay Profile).
+    link = absolute_url(reverse("accounts:user_list") + "?" + urlencode({"q": user.email}))
     sent = 0
     for admin in admins:
         queue_mail(

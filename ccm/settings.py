@@ -192,7 +192,7 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CCM <no-reply@ccm.localhost>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CloudCenter <no-reply@ccm.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MAILER_EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"

@@ -167,12 +167,14 @@ def test_it_delivers_the_admins_and_the_users_mail_over_smtp(
         [message] = got[address]
         assert message["To"] == address
         assert message["From"] == django_settings.DEFAULT_FROM_EMAIL
-        assert message["Subject"] == "Payment profile of Bob User awaits activation"
+        assert message["Subject"] == "[Acme] Payment profile of Bob User awaits activation"
         body = body_of(message)
         assert f"Hello {first_name}," in body
         assert "Bob User <bob@acme.example> has set up a payment profile." in body
         assert "Payment Method: Invoice" in body
-        assert f"{SITE_URL}/admin/users/?status=pending" in body.split()
+        assert f"{SITE_URL}/admin/users/?q=bob%40acme.example" in body.split()
+        html = message.get_body(preferencelist=("html",)).get_content()
+        assert f'href="{SITE_URL}/admin/users/?q=bob%40acme.example"' in html
     assert Message.objects.count() == 0
 
     smtp.received.clear()
@@ -180,7 +182,7 @@ def test_it_delivers_the_admins_and_the_users_mail_over_smtp(
     mail_worker()
     [(recipients, message)] = smtp.received
     assert recipients == ["bob@acme.example"]
-    assert message["Subject"] == "Your payment profile is active"
+    assert message["Subject"] == "[Acme] Your payment profile is active"
     body = body_of(message)
     assert "Hello Bob," in body
     assert "Your payment profile (Invoice) has been activated." in body
@@ -191,7 +193,7 @@ def test_it_delivers_the_admins_and_the_users_mail_over_smtp(
     mail_worker()
     [(recipients, message)] = smtp.received
     assert recipients == ["bob@acme.example"]
-    assert message["Subject"] == "Your payment profile has been deactivated"
+    assert message["Subject"] == "[Acme] Your payment profile has been deactivated"
     body = body_of(message)
     assert "Your payment profile (Invoice) has been deactivated by your admin." in body
     # Plain text mail: the reason as typed, not HTML-escaped.
@@ -228,7 +230,7 @@ def test_it_keeps_mail_while_smtp_is_down_and_delivers_it_once_when_back(
         "dora@acme.example": 1,
         "bob@acme.example": 1,
     }
-    assert got["bob@acme.example"][0]["Subject"] == "Your payment profile is active"
+    assert got["bob@acme.example"][0]["Subject"] == "[Acme] Your payment profile is active"
     assert len({m["Message-ID"] for _, m in smtp.received}) == 3
     assert Message.objects.count() == 0
     assert MessageLog.objects.filter(result=RESULT_SUCCESS).count() == 3
@@ -265,7 +267,7 @@ def test_it_retries_through_an_outage_longer_than_any_retry_limit_and_reports_it
     assert tried_at == [0, 1, 3, 7, 15, 31, 60, 120, 180, 240, 300, 360, 420, 480, 540]
     [(minute, report)] = stuck_reports
     assert minute == 60
-    assert "'Your payment profile is active' to bob@acme.example" in report
+    assert "'[Acme] Your payment profile is active' to bob@acme.example" in report
     assert "after 7 failed attempts" in report
 
     smtp.start()
@@ -273,7 +275,7 @@ def test_it_retries_through_an_outage_longer_than_any_retry_limit_and_reports_it
     mail_worker(in_process=True)
     [(recipients, delivered)] = smtp.received
     assert recipients == ["bob@acme.example"]
-    assert delivered["Subject"] == "Your payment profile is active"
+    assert delivered["Subject"] == "[Acme] Your payment profile is active"
     assert not Message.objects.exists()
     assert MessageLog.objects.filter(result=RESULT_SUCCESS).count() == 1
 

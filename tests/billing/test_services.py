@@ -38,7 +38,7 @@ def test_it_submits_an_invoice_profile_and_tells_the_admins(alice, dora, bob, be
     assert sorted(m.to[0] for m in mails) == ["alice@acme.example", "dora@acme.example"]
     assert "Bob User" in mails[0].subject
     assert "Invoice" in mails[0].body
-    assert "http://" in mails[0].body and "/admin/users/?status=pending" in mails[0].body
+    assert "http://" in mails[0].body and "/admin/users/?q=bob%40acme.example" in mails[0].body
     log = StateLog.objects.get()
     assert (log.source_state, log.state, log.by, log.transition) == (
         "none",
@@ -107,8 +107,8 @@ def test_it_activates_and_deactivates_with_who_and_why(alice, bob, make_profile)
     assert logs == [("active", alice.pk, "Activated"), ("inactive", alice.pk, "Left the company")]
     subjects = [m.subject for m in queued()]
     assert subjects == [
-        "Your payment profile is active",
-        "Your payment profile has been deactivated",
+        "[Acme] Your payment profile is active",
+        "[Acme] Your payment profile has been deactivated",
     ]
     assert "Left the company" in queued()[1].body
     assert queued()[1].to == ["bob@acme.example"]
