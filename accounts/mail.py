@@ -168,9 +168,10 @@ def requeue(messages: QuerySet[Message]) -> int:
 def retry_due_messages() -> int:
     """Put back in the queue every deferred message whose next try has come."""
     now = timezone.now()
-    deferred = Message.objects.deferred().order_by("pk").iterator(chunk_size=500)
+    deferred = iter(Message.objects.deferred().order_by("pk").values_list("pk", flat=True))
     retried = 0
-    while chunk := list(islice(deferred, 500)):
+    while pks := list(islice(deferred, 500)):
+        chunk = list(Message.objects.filter(pk__in=pks))
         failures = failures_of(chunk)
         due = [m.pk for m in chunk if next_try_at(m, failures.get(m.pk)) <= now]
         if due:
