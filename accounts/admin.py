@@ -5,10 +5,17 @@ Tenant admins never come here: they have the admin area of the console itself.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from datetime import datetime
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils import timezone
+from django.utils.formats import date_format
+from mailer.admin import MessageAdmin
+from mailer.models import PRIORITY_DEFERRED, Message
 
+from accounts.mail import Failures, failures_of, next_try_at, requeue
 from accounts.models import Plan, Tenant, User
 
 
@@ -100,3 +107,94 @@ class UserAdmin(DjangoUserAdmin):
     list_select_related = ("tenant", "plan")
     search_fields = ("email", "name")
     ordering = ("email",)
+
+
+# --- Mail queue (django-mailer's Message) -----------------------------------------
+# What operators look at when mail is stuck (see accounts/mail.py): who, what, when
+# queued, how often delivery failed and why, and "Retry now".
+
+
+def _when(moment: datetime) -> str:
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+admin.site.unregister(Message)
+
+
+@admin.register(Message)
+class QueuedMessageAdmin(MessageAdmin):
+    list_display = (
+        "id",
+        "recipients",
+        "subject",
+        "queued",
+        "is_deferred",
+        "failed_attempts",
+        "last_error",
+        "next_try",
+    )
+    list_filter = ("priority",)
+    list_per_page = 50
+    date_hierarchy = None
+    ordering = ("when_added",)
+    actions = ["retry_now"]
+    fields = ("recipients", "subject", "when_added", "priority", "retry_count", "plain_text_body")
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False  # only the app queues mail
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a queued message is looked at, retried or deleted, not edited
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        failures = failures_of(changelist.result_list)  # one look-up for the page
+        for message in changelist.result_list:
+            message.failures = failures.get(message.pk)
+        return changelist
+
+    def _failures(self, message: Message) -> Failures | None:
+        if not hasattr(message, "failures"):
+            message.failures = failures_of([message]).get(message.pk)
+        return message.failures
+
+    @admin.display(description="To")
+    def recipients(self, message: Message) -> str:
+        return ", ".join(message.to_addresses)
+
+    @admin.display(description="Queued", ordering="when_added")
+    def queued(self, message: Message) -> datetime:
+        return message.when_added
+
+    @admin.display(description="Deferred", boolean=True, ordering="priority")
+    def is_deferred(self, message: Message) -> bool:
+        return message.priority == PRIORITY_DEFERRED
+
+    @admin.display(description="Failed attempts")
+    def failed_attempts(self, message: Message) -> int:
+        failures = self._failures(message)
+        return failures.count if failures else 0
+
+    @admin.display(description="Last error")
+    def last_error(self, message: Message) -> str:
+        failures = self._failures(message)
+        if failures is None:
+            return "—"
+        return f"{_when(failures.last_at)}: {failures.last_error}"
+
+    @admin.display(description="Next try")
+    def next_try(self, message: Message) -> str:
+        if message.priority != PRIORITY_DEFERRED:
+            return "next round"
+        return _when(next_try_at(message, self._failures(message)))
+
+    @admin.action(description="Retry now")
+    def retry_now(self, request, queryset) -> None:
+        count = requeue(queryset)
+        self.message_user(
+            request,
+            f"{count} deferred message(s) put back in the queue: the mail worker sends them "
+            "on its next round.",
+            messages.SUCCESS,
+        )

@@ -10,13 +10,12 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts.mail import absolute_url, queue_mail
 from accounts.models import EMAIL_TAKEN, Plan, Tenant, User
 
 logger = logging.getLogger(__name__)
@@ -45,21 +44,20 @@ def set_password_link(user: User) -> str:
             "token": default_token_generator.make_token(user),
         },
     )
-    return f"{settings.SITE_URL}{path}"
+    return absolute_url(path)
 
 
 def _queue_welcome(user: User, actor: User) -> None:
-    context = {
-        "user": user,
-        "actor": actor,
-        "link": set_password_link(user),
-        "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
-        "site_url": settings.SITE_URL,
-    }
-    subject = render_to_string("emails/user_welcome_subject.txt", context).strip()
-    body = render_to_string("emails/user_welcome.txt", context)
-    # EMAIL_BACKEND is django-mailer's: this writes a queue row in our transaction.
-    EmailMessage(subject=" ".join(subject.split()), body=body, to=[user.email]).send()
+    queue_mail(
+        to=user.email,
+        template="user_welcome",
+        context={
+            "user": user,
+            "actor": actor,
+            "link": set_password_link(user),
+            "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+        },
+    )
 
 
 @transaction.atomic

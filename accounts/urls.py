@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
@@ -52,9 +51,9 @@ urlpatterns = [
                 form_class=PasswordLinkForm,
                 template_name="accounts/password_reset.html",
                 email_template_name="emails/password_reset.txt",
+                html_email_template_name="emails/password_reset.html",
                 subject_template_name="emails/password_reset_subject.txt",
                 success_url=reverse_lazy("accounts:password_reset_done"),
-                extra_email_context={"site_url": settings.SITE_URL},
             )
         ),
         name="password_reset",

@@ -1,35 +1,22 @@
-"""E-mails about payment profiles.
+"""E-mails about payment profiles: which ones exist and who gets them.
 
-Called by the services inside their transaction: each message becomes a queue
-row (django-mailer) that commits or rolls back with the state change, and the
-mail worker delivers it later.
+Called by the services inside their transaction; accounts.mail queues each one (a
+django-mailer row that commits or rolls back with the state change) and builds
+its links.
 """
 
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlencode
 
-from django.conf import settings
-from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import urlencode
 
+from accounts.mail import absolute_url, queue_mail
 from accounts.models import User
 from billing.models import PaymentProfile
 
 logger = logging.getLogger(__name__)
-
-
-def absolute_url(path: str) -> str:
-    return f"{settings.SITE_URL}{path}"
-
-
-def _queue(*, to: str, template: str, context: dict) -> None:
-    context = {"site_url": settings.SITE_URL, **context}
-    subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
-    body = render_to_string(f"emails/{template}.txt", context)
-    EmailMessage(subject=" ".join(subject.split()), body=body, to=[to]).send()
 
 
 def admins_of(user: User) -> list[User]:
@@ -44,9 +31,10 @@ def admins_of(user: User) -> list[User]:
 
 def _tell_admins(profile: PaymentProfile, admins: list[User], template: str) -> None:
     user = profile.user
+    # Admin > Users showing this user's row, with its Actions.
     link = absolute_url(reverse("accounts:user_list") + "?" + urlencode({"q": user.email}))
     for admin in admins:
-        _queue(
+        queue_mail(
             to=admin.email,
             template=template,
             context={"admin": admin, "user": user, "profile": profile, "link": link},
@@ -71,7 +59,7 @@ def admins_reminded(profile: PaymentProfile, admins: list[User]) -> None:
 
 
 def _tell_user(profile: PaymentProfile, template: str, link_path: str, **context) -> None:
-    _queue(
+    queue_mail(
         to=profile.user.email,
         template=template,
         context={

@@ -185,14 +185,14 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # --- Mail -------------------------------------------------------------------
 # Every message is queued as a row (django-mailer) in the caller's transaction and
 # delivered by the mail worker (`manage.py mail_worker`).
-EMAIL_BACKEND = "mailer.backend.DbBackend"
+EMAIL_BACKEND = "accounts.mail.QueueBackend"  # django-mailer's, Message-ID fixed when queued
 EMAIL_HOST = env_str("EMAIL_HOST")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CCM <no-reply@ccm.localhost>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CloudCenter <no-reply@ccm.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MAILER_EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
@@ -201,11 +201,16 @@ MAILER_EMAIL_BACKEND = (
 )
 # Several workers on several hosts are safe: each message is claimed with a row lock.
 MAILER_USE_FILE_LOCK = False
-MAILER_EMAIL_MAX_RETRIES = env_int("MAILER_EMAIL_MAX_RETRIES", 10)
 MAILER_WORKER_INTERVAL = env_int("MAILER_WORKER_INTERVAL", 5)  # seconds between queue checks
-MAILER_RETRY_INTERVAL = env_int("MAILER_RETRY_INTERVAL", 60)  # seconds between retries
+# A failed message is retried until it is delivered (no MAILER_EMAIL_MAX_RETRIES: mail
+# is never given up on): MAILER_RETRY_INTERVAL seconds after its first failure, then
+# twice as long after each further one, at most MAILER_RETRY_MAX_INTERVAL.
+MAILER_RETRY_INTERVAL = env_int("MAILER_RETRY_INTERVAL", 60)
+MAILER_RETRY_MAX_INTERVAL = env_int("MAILER_RETRY_MAX_INTERVAL", 3600)
+# Not delivered this many seconds after it was queued: logged as an ERROR, once.
+MAILER_STUCK_AFTER = env_int("MAILER_STUCK_AFTER", 3600)
 # A message that cannot be sent is deferred, not allowed to stop the queue behind it.
-MAILER_ERROR_HANDLER = "billing.management.commands.mail_worker.defer_on_error"
+MAILER_ERROR_HANDLER = "accounts.mail.defer_on_error"
 
 # --- Payments ---------------------------------------------------------------
 # The gateway that turns a card into a token. The local one validates and makes up

@@ -30,7 +30,7 @@ def mail_goes_through_the_queue(settings):
     """As in production: mail becomes django-mailer queue rows (pytest-django would
     otherwise swap in the locmem backend). The worker delivers to locmem in tests,
     so `mailoutbox` shows what `manage.py mail_worker --once` sent."""
-    settings.EMAIL_BACKEND = "mailer.backend.DbBackend"
+    settings.EMAIL_BACKEND = "accounts.mail.QueueBackend"
     settings.MAILER_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 

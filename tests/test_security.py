@@ -265,7 +265,9 @@ def find_inline_code(html: str) -> list[str]:
 
 
 def test_no_template_has_inline_scripts_or_styles():
-    templates = sorted(TEMPLATES.rglob("*.html"))
+    # E-mail bodies (templates/emails/) are no pages: no CSP applies to them, and mail
+    # clients need their styles inline.
+    templates = sorted(p for p in TEMPLATES.rglob("*.html") if p.parent.name != "emails")
     assert len(templates) > 10
     offenders = {
         str(path.relative_to(BASE_DIR)): found

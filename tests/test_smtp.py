@@ -8,11 +8,16 @@ production); SQLite's test database lives in memory, so there it runs in-process
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import logging
+import signal
 import socket
 import subprocess
 import sys
+import threading
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -94,6 +99,19 @@ def smtp(settings):
     server.stop()
 
 
+def on_postgresql() -> bool:
+    return connection.settings_dict["ENGINE"] == "django.db.backends.postgresql"
+
+
+def worker_database_url() -> str:
+    """The test database, for a process of its own (PostgreSQL only)."""
+    db = connection.settings_dict
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
+        f":{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
 @pytest.fixture
 def mail_worker(smtp, settings):
     """Run `manage.py mail_worker --once` against the test database and this server:
@@ -101,20 +119,16 @@ def mail_worker(smtp, settings):
     start-up time where the process boundary is not the point)."""
 
     def run(*, in_process: bool = False) -> None:
-        db = connection.settings_dict
-        if in_process or db["ENGINE"] != "django.db.backends.postgresql":
+        if in_process or not on_postgresql():
             call_command("mail_worker", "--once")
             return
         env = operator_env(
             DEBUG="true",
-            DATABASE_URL=(
-                f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}"
-                f":{db['PORT'] or 5432}/{db['NAME']}"
-            ),
+            DATABASE_URL=worker_database_url(),
             EMAIL_HOST=smtp.host,
             EMAIL_PORT=str(smtp.port),
             EMAIL_TIMEOUT="5",
-            MAILER_EMAIL_MAX_RETRIES=str(settings.MAILER_EMAIL_MAX_RETRIES),
+            MAILER_RETRY_INTERVAL=str(settings.MAILER_RETRY_INTERVAL),
         )
         done = subprocess.run(
             [sys.executable, "manage.py", "mail_worker", "--once"],
@@ -153,12 +167,14 @@ def test_it_delivers_the_admins_and_the_users_mail_over_smtp(
         [message] = got[address]
         assert message["To"] == address
         assert message["From"] == django_settings.DEFAULT_FROM_EMAIL
-        assert message["Subject"] == "Payment profile of Bob User awaits activation"
+        assert message["Subject"] == "[Acme] Payment profile of Bob User awaits activation"
         body = body_of(message)
         assert f"Hello {first_name}," in body
         assert "Bob User <bob@acme.example> has set up a payment profile." in body
         assert "Payment Method: Invoice" in body
         assert f"{SITE_URL}/admin/users/?q=bob%40acme.example" in body.split()
+        html = message.get_body(preferencelist=("html",)).get_content()
+        assert f'href="{SITE_URL}/admin/users/?q=bob%40acme.example"' in html
     assert Message.objects.count() == 0
 
     smtp.received.clear()
@@ -166,7 +182,7 @@ def test_it_delivers_the_admins_and_the_users_mail_over_smtp(
     mail_worker()
     [(recipients, message)] = smtp.received
     assert recipients == ["bob@acme.example"]
-    assert message["Subject"] == "Your payment profile is active"
+    assert message["Subject"] == "[Acme] Your payment profile is active"
     body = body_of(message)
     assert "Hello Bob," in body
     assert "Your payment profile (Invoice) has been activated." in body
@@ -177,7 +193,7 @@ def test_it_delivers_the_admins_and_the_users_mail_over_smtp(
     mail_worker()
     [(recipients, message)] = smtp.received
     assert recipients == ["bob@acme.example"]
-    assert message["Subject"] == "Your payment profile has been deactivated"
+    assert message["Subject"] == "[Acme] Your payment profile has been deactivated"
     body = body_of(message)
     assert "Your payment profile (Invoice) has been deactivated by your admin." in body
     # Plain text mail: the reason as typed, not HTML-escaped.
@@ -188,8 +204,9 @@ def test_it_delivers_the_admins_and_the_users_mail_over_smtp(
 
 
 def test_it_keeps_mail_while_smtp_is_down_and_delivers_it_once_when_back(
-    smtp, mail_worker, alice, dora, bob
+    smtp, mail_worker, settings, alice, dora, bob
 ):
+    settings.MAILER_RETRY_INTERVAL = 0  # no backoff: each run retries
     smtp.stop()
     payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
     payment_profile_activate(actor=alice, user=bob)
@@ -213,31 +230,54 @@ def test_it_keeps_mail_while_smtp_is_down_and_delivers_it_once_when_back(
         "dora@acme.example": 1,
         "bob@acme.example": 1,
     }
-    assert got["bob@acme.example"][0]["Subject"] == "Your payment profile is active"
+    assert got["bob@acme.example"][0]["Subject"] == "[Acme] Your payment profile is active"
     assert len({m["Message-ID"] for _, m in smtp.received}) == 3
     assert Message.objects.count() == 0
     assert MessageLog.objects.filter(result=RESULT_SUCCESS).count() == 3
 
 
-def test_it_stops_retrying_a_message_after_mailer_email_max_retries(
-    smtp, mail_worker, settings, alice, bob
+def test_it_retries_through_an_outage_longer_than_any_retry_limit_and_reports_it_once(
+    smtp, mail_worker, alice, bob, caplog, time_machine
 ):
-    settings.MAILER_EMAIL_MAX_RETRIES = 2
+    """Ten hours without SMTP, a worker run every minute (`--once` from cron, say):
+    the message is tried with backoff (1, 2, 4... minutes, at most an hour apart),
+    never given up on, reported as stuck once, and delivered when the server is back."""
+    caplog.set_level(logging.INFO)
+    time_machine.move_to(datetime(2030, 1, 7, 9, 0, tzinfo=UTC), tick=False)
     smtp.stop()
     payment_profile_activate_ready(alice, bob)
 
-    for _ in range(5):
+    stuck_reports = []
+    for minute in range(10 * 60):
         mail_worker(in_process=True)
+        stuck_reports += [
+            (minute, r.getMessage()) for r in caplog.records if "still not delivered" in r.message
+        ]
+        caplog.clear()
+        time_machine.shift(timedelta(minutes=1))
+
     message = Message.objects.get()
-    assert message.retry_count == 2
-    # The first try plus MAILER_EMAIL_MAX_RETRIES retries, then no more.
-    assert MessageLog.objects.filter(result=RESULT_FAILURE).count() == 3
+    assert message.priority == 4  # deferred, kept
+    tried_at = [
+        round((log.when_attempted - message.when_added).total_seconds() / 60)
+        for log in MessageLog.objects.filter(result=RESULT_FAILURE).order_by("when_attempted")
+    ]
+    # Backoff from MAILER_RETRY_INTERVAL (60 s), one extra try when it became stuck
+    # (MAILER_STUCK_AFTER, an hour), then hourly (MAILER_RETRY_MAX_INTERVAL).
+    assert tried_at == [0, 1, 3, 7, 15, 31, 60, 120, 180, 240, 300, 360, 420, 480, 540]
+    [(minute, report)] = stuck_reports
+    assert minute == 60
+    assert "'[Acme] Your payment profile is active' to bob@acme.example" in report
+    assert "after 7 failed attempts" in report
 
     smtp.start()
-    mail_worker()
-    assert smtp.received == []
-    # Kept (deferred) for an operator to look at, not silently dropped.
-    assert Message.objects.deferred().count() == 1
+    time_machine.shift(timedelta(hours=1))
+    mail_worker(in_process=True)
+    [(recipients, delivered)] = smtp.received
+    assert recipients == ["bob@acme.example"]
+    assert delivered["Subject"] == "[Acme] Your payment profile is active"
+    assert not Message.objects.exists()
+    assert MessageLog.objects.filter(result=RESULT_SUCCESS).count() == 1
 
 
 def payment_profile_activate_ready(admin, user) -> None:
@@ -249,10 +289,28 @@ def payment_profile_activate_ready(admin, user) -> None:
     assert Message.objects.count() == 1
 
 
+def test_it_delivers_a_message_under_the_message_id_it_was_queued_with(
+    smtp, mail_worker, settings, alice, bob
+):
+    settings.MAILER_RETRY_INTERVAL = 0  # no backoff: the next run retries
+    smtp.stop()
+    payment_profile_activate_ready(alice, bob)
+    queued_id = Message.objects.get().email.extra_headers["Message-ID"]
+
+    mail_worker()  # the server is down: deferred
+    assert Message.objects.get().email.extra_headers["Message-ID"] == queued_id
+    smtp.start()
+    mail_worker()  # retried and delivered
+
+    [(_, message)] = smtp.received
+    assert message["Message-ID"] == queued_id
+    assert {log.message_id for log in MessageLog.objects.all()} == {queued_id}
+
+
 def test_it_delivers_the_rest_of_the_queue_when_one_message_cannot_be_sent(
     smtp, mail_worker, settings, bob
 ):
-    settings.MAILER_EMAIL_MAX_RETRIES = 1
+    settings.MAILER_RETRY_INTERVAL = 0  # no backoff: each run retries
     # No server could take this one (a line break in an address); it is queued first.
     mail.EmailMessage(subject="Broken", body="x", to=["bob@acme.example\nBcc: x@x.test"]).send()
     mail.EmailMessage(subject="Fine", body="y", to=["bob@acme.example"]).send()
@@ -264,4 +322,83 @@ def test_it_delivers_the_rest_of_the_queue_when_one_message_cannot_be_sent(
     assert [m["Subject"] for _, m in smtp.received] == ["Fine"]
     broken = Message.objects.get()
     assert broken.subject == "Broken"
-    assert broken.priority == 4 and broken.retry_count == 1  # kept, retried, given up
+    assert broken.priority == 4 and broken.retry_count == 2  # kept and retried
+
+
+class HoldTheFirstAnswer(KeepMessages):
+    """Takes the first message's DATA, then does not answer it until released: the
+    server has the message, the sender does not know yet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        answer = await super().handle_DATA(server, session, envelope)
+        if not self.holding.is_set():
+            self.holding.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+        return answer
+
+
+@pytest.fixture
+def shared_database_url(tmp_path) -> str:
+    """A database this test and the worker processes it starts both see: the test
+    database on PostgreSQL; on SQLite (whose test database lives in this process's
+    memory) a file of its own, migrated by `manage.py migrate`."""
+    if on_postgresql():
+        return worker_database_url()
+    url = f"sqlite:///{tmp_path / 'mail.sqlite3'}"
+    manage("migrate", "--noinput", database_url=url)
+    return url
+
+
+def manage(*args: str, database_url: str, smtp: SmtpServer | None = None, wait=True):
+    env = operator_env(DEBUG="true", DATABASE_URL=database_url, EMAIL_TIMEOUT="30")
+    if smtp is not None:
+        env.update(EMAIL_HOST=smtp.host, EMAIL_PORT=str(smtp.port))
+    command = [sys.executable, "manage.py", *args]
+    if not wait:
+        return subprocess.Popen(command, cwd=BASE_DIR, env=env, stderr=subprocess.PIPE)
+    done = subprocess.run(
+        command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_a_message_sent_again_after_a_worker_was_killed_has_the_same_message_id(
+    smtp, shared_database_url
+):
+    smtp.handler = HoldTheFirstAnswer()
+    smtp.stop()
+    smtp.start()
+    queue = (
+        "from django.core.mail import EmailMessage; "
+        "EmailMessage('Set your password', 'The link', to=['bob@acme.example']).send()"
+    )
+    manage("shell", "-c", queue, database_url=shared_database_url)
+
+    worker = manage(
+        "mail_worker", "--once", database_url=shared_database_url, smtp=smtp, wait=False
+    )
+    try:
+        assert smtp.handler.holding.wait(timeout=60), "the worker never sent the message"
+        # The server has the message; the worker dies before it hears so and marks it sent.
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        worker.stderr.close()
+    smtp.handler.release.set()
+
+    manage("mail_worker", "--once", database_url=shared_database_url, smtp=smtp)
+    manage("mail_worker", "--once", database_url=shared_database_url, smtp=smtp)
+
+    # Delivered at least once: here twice, and the receiver can tell it is one message.
+    first, again = (message for _, message in smtp.received)
+    assert first["Subject"] == again["Subject"] == "Set your password"
+    assert first["Message-ID"] and first["Message-ID"] == again["Message-ID"]

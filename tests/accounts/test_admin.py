@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from django.urls import reverse
+import socket
 
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from mailer.models import PRIORITY_DEFERRED, Message
+
+from accounts.mail import queue_mail
 from accounts.models import Plan, User
 from tests.helpers import client_for
 
@@ -71,3 +76,49 @@ def test_a_tenant_change_page_shows_its_plans(operator, acme, paid_plan):
     html = client_for(operator).get(url).content.decode()
     assert "Require users on paid subscription plans to set up a payment profile" in html
     assert "Cloud Pro" in html
+
+
+def test_the_mail_queue_shows_what_is_stuck_and_why_and_retries_it_now(
+    operator, alice, bob, settings, make_profile
+):
+    # Mail that cannot be delivered: nothing listens on this port.
+    settings.MAILER_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", closed_port()
+    queue_mail(
+        to=bob.email,
+        template="profile_activated",
+        context={"user": bob, "profile": make_profile(bob), "link": "https://x.test/"},
+    )
+    call_command("mail_worker", "--once")
+    message = Message.objects.get()
+    assert message.priority == PRIORITY_DEFERRED
+
+    page = client_for(operator).get(reverse("admin:mailer_message_changelist"))
+    html = page.content.decode()
+    for column in ("To", "Subject", "Queued", "Deferred", "Failed attempts", "Last error"):
+        assert f">{column}<" in html, column
+    assert "bob@acme.example" in html
+    assert "Your payment profile is active" in html
+    assert "Connection refused" in html
+    assert '<td class="field-failed_attempts">1</td>' in html
+
+    response = client_for(operator).post(
+        reverse("admin:mailer_message_changelist"),
+        {"action": "retry_now", "_selected_action": [message.pk]},
+        follow=True,
+    )
+    assert "1 deferred message(s) put back in the queue" in response.content.decode()
+    message.refresh_from_db()
+    assert message.priority != PRIORITY_DEFERRED
+
+
+def test_a_tenant_admin_does_not_see_the_mail_queue(alice):
+    response = client_for(alice).get(reverse("admin:mailer_message_changelist"))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/django-admin/login/")
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

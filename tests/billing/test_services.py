@@ -99,8 +99,8 @@ def test_it_activates_and_deactivates_with_who_and_why(alice, bob, make_profile)
     assert logs == [("active", alice.pk, None), ("inactive", alice.pk, "Left the company")]
     subjects = [m.subject for m in queued()]
     assert subjects == [
-        "Your payment profile is active",
-        "Your payment profile has been deactivated",
+        "[Acme] Your payment profile is active",
+        "[Acme] Your payment profile has been deactivated",
     ]
     assert "Left the company" in queued()[1].body
     assert queued()[1].to == ["bob@acme.example"]

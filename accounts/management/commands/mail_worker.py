@@ -1,0 +1,74 @@
+"""`manage.py mail_worker`: delivers every e-mail the app queues (see accounts/mail.py,
+where a failed message is handled: settings.MAILER_ERROR_HANDLER)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from mailer import engine
+from mailer.models import Message
+
+from accounts.mail import retry_due_messages
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = (
+        "Deliver queued e-mail: sends the queue every MAILER_WORKER_INTERVAL seconds; every "
+        "MAILER_RETRY_INTERVAL seconds puts back in the queue the failed messages whose next "
+        "try has come (backoff: MAILER_RETRY_INTERVAL doubling up to MAILER_RETRY_MAX_INTERVAL, "
+        "until delivered). Several workers may run against one database."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="Put back failed mail that is due, send the queue once, exit.",
+        )
+
+    def handle(self, *args, once: bool = False, **options):
+        if once:
+            self.run_once(retry=True)
+            return
+        stop = False
+
+        def _stop(signum, frame):
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        self.stdout.write(
+            f"Mail worker started: delivering through {settings.MAILER_EMAIL_BACKEND}."
+        )
+        self.stdout.flush()  # a process manager reads it through a pipe: say it now
+        last_retry = 0.0
+        while not stop:
+            now = time.monotonic()
+            retry = now - last_retry >= settings.MAILER_RETRY_INTERVAL
+            if retry:
+                last_retry = now
+            try:
+                self.run_once(retry=retry)
+            except Exception:  # keep the worker alive through a database hiccup
+                logger.exception("mail worker: sending failed; trying again shortly")
+            for _ in range(settings.MAILER_WORKER_INTERVAL * 10):
+                if stop:
+                    break
+                time.sleep(0.1)
+        self.stdout.write("Mail worker stopped.")
+        self.stdout.flush()
+
+    def run_once(self, *, retry: bool) -> None:
+        if retry:
+            retried = retry_due_messages()
+            if retried:
+                logger.info("mail worker: %s deferred message(s) queued again", retried)
+        if Message.objects.non_deferred().exists():
+            engine.send_all()
