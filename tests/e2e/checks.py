@@ -49,8 +49,8 @@ def page_width(page: Page) -> int:
 
 @dataclass
 class Findings:
-    """What ``check_page`` found on each state, kept for a test that reports them all
-    at once (``strict=False``) instead of stopping at the first page."""
+    """What ``check_page`` found on each state, for a test that walks many states and
+    reports them all at the end instead of stopping at the first."""
 
     problems: dict[str, list[str]] = field(default_factory=dict)
     widths: dict[str, int] = field(default_factory=dict)
