@@ -96,7 +96,7 @@ class PaymentProfileForm(forms.Form):
         required=False,
         error_messages={"invalid": "Enter a valid e-mail address, like billing@example.com."},
     )
-    address = _text("Address", 300, autocomplete="street-address")
+    address = _text("Address", 300, autocomplete="address-line1")
     city = _text("City", 100, autocomplete="address-level2")
     region = _text("State / Province (optional)", 100, autocomplete="address-level1")
     postal_code = _text("Postal Code", 20, autocomplete="postal-code")

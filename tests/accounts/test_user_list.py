@@ -53,7 +53,8 @@ def test_it_shows_the_admin_menu_and_the_modal_shell(cast):
         assert label in html
     assert re.search(
         r'<div class="modal fade" id="action-modal" tabindex="-1"[^>]*>'
-        r'<div class="modal-dialog"><div class="modal-content"></div></div></div>',
+        r'<div class="modal-dialog modal-dialog-scrollable">'
+        r'<div class="modal-content"></div></div></div>',
         html,
     )
 

@@ -84,7 +84,6 @@ def browser_context_args(browser_context_args: dict, live_server) -> dict:
     return {
         **browser_context_args,
         "base_url": live_server.url,
-        "viewport": VIEWPORT,
         "locale": "en-US",
     }
 
@@ -105,6 +104,11 @@ class ConsoleGuard:
         if message.type == "error" or "Content Security Policy" in message.text:
             where = message.location.get("url", "")
             self.problems.append(f"console {message.type}: {message.text} ({where})")
+
+    def forgive(self, text: str) -> None:
+        """Drops what was reported so far that contains ``text``: for a test that opens
+        an error page on purpose (Chromium logs its status as a failed load)."""
+        self.problems = [problem for problem in self.problems if text not in problem]
 
     def check(self, step: str = "") -> None:
         if self.problems:
@@ -128,12 +132,29 @@ def new_context(
     and the test fails at the end if anything was reported after its last step."""
 
     def _new_context(**kwargs) -> BrowserContext:
-        context = console_guard.watch(new_context(**kwargs))
+        # The default screen is set here, not in browser_context_args, so that a test
+        # can ask for another one (tests.e2e.checks.PHONE).
+        context = console_guard.watch(new_context(**{"viewport": VIEWPORT, **kwargs}))
         context.set_default_timeout(TIMEOUT_MS)
         return context
 
     yield _new_context
     console_guard.check("the end of the test")
+
+
+@pytest.fixture
+def checked_context(new_context) -> Callable[..., BrowserContext]:
+    """``checked_context(**kwargs)``: a context whose pages tests.e2e.checks.check_page
+    can run axe-core in. The Content-Security-Policy refuses injected scripts, so these
+    contexts bypass it (``bypass_csp=True``); every other context keeps it on, and the
+    console guard still watches these for script errors. They also ask for reduced
+    motion, which Bootstrap honours: axe then measures colours and boxes as they end
+    up, not halfway through a button's or a popup's transition."""
+
+    def _checked_context(**kwargs) -> BrowserContext:
+        return new_context(bypass_csp=True, reduced_motion="reduce", **kwargs)
+
+    return _checked_context
 
 
 @pytest.fixture

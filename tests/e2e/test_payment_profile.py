@@ -104,7 +104,10 @@ def test_it_shows_a_bad_card_number_without_echoing_it_then_saves_the_corrected_
     page.get_by_label("CVC").fill("123")
     page.get_by_role("button", name="Save").click()
 
-    expect(page.get_by_text("This card number is not valid. Check the digits.")).to_be_visible()
+    # Under the field (exactly this text), and in the error summary at the top.
+    card_error = "This card number is not valid. Check the digits."
+    expect(page.get_by_text(card_error, exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=f"Card Number: {card_error}")).to_be_visible()
     # The number and the CVC are never written back into the page; the rest is kept.
     expect(page.get_by_label("Card Number")).to_have_value("")
     expect(page.get_by_label("CVC")).to_have_value("")
@@ -148,7 +151,7 @@ def test_it_sets_up_an_invoice_with_javascript_off(no_js_context, bob: User, sho
 
     # Left out on purpose: the required invoice fields, shown as errors.
     expect(
-        page.get_by_text("Enter the name of the person who receives the invoices.")
+        page.get_by_text("Enter the name of the person who receives the invoices.", exact=True)
     ).to_be_visible()
     expect(page.get_by_role("radio", name="Invoice")).to_be_checked()
     expect(page.get_by_label("Company Name")).to_have_value("Acme Corp")

@@ -1,0 +1,217 @@
+"""Every page state, on a desktop and on a 390-px phone: no critical or serious axe-core
+violation, nothing wider than the screen, and at phone size the open menus and popups
+inside it. One walk per screen size with one browser context per person, and axe run
+once per state (tests/e2e/checks.py), to keep the suite quick.
+
+The keyboard's part (focus back on the Actions button when a popup closes, focus on
+the error summary of a form sent back) is in test_keyboard.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from accounts.models import User
+from billing.models import Method
+from billing.services import payment_profile_activate, payment_profile_submit
+from tests.e2e.checks import PHONE, Findings, check_page, inside_viewport
+from tests.e2e.conftest import ROOT
+from tests.e2e.steps import log_in
+from tests.helpers import INVOICE_POST, make_user
+
+REPORT = ROOT / "artifacts" / "a11y"
+CARD = {"Cardholder Name": "Bob User", "Card Number": "4242 4242 4242 4241", "CVC": "123"}
+
+
+def row(page: Page, email: str):
+    return page.get_by_role("row").filter(has_text=email)
+
+
+def open_menu(page: Page, email: str):
+    """Opens the row's Actions menu (unless it is open); returns the menu."""
+    actions = row(page, email).get_by_role("button", name="Actions")
+    if actions.get_attribute("aria-expanded") != "true":
+        actions.click()
+    menu = row(page, email).get_by_role("list").filter(has_text="Billing details")
+    expect(menu).to_be_visible()
+    return menu
+
+
+def open_popup(page: Page, email: str, link: str):
+    """Opens one of the row's popups; returns its box once it has slid into place."""
+    open_menu(page, email).get_by_role("link", name=link, exact=True).click()
+    expect(page.get_by_role("dialog", name=link, exact=True)).to_be_visible()
+    page.wait_for_function(
+        "getComputedStyle(document.querySelector('#action-modal .modal-dialog')).transform"
+        " === 'none'"
+    )
+    return page.locator("#action-modal .modal-dialog")
+
+
+def close_popup(page: Page) -> None:
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+@pytest.fixture
+def people(alice: User, bob: User, acme, paid_plan) -> dict[str, User]:
+    carol = make_user("carol@acme.example", acme, plan=paid_plan, name="Carol Card")
+    payment_profile_submit(user=carol, method=Method.INVOICE, details=INVOICE_POST)
+    payment_profile_activate(actor=alice, user=carol)
+    terry = make_user("terry@acme.example", acme, plan=paid_plan, terms=False, name="Terry")
+    return {"alice": alice, "bob": bob, "carol": carol, "terry": terry}
+
+
+@pytest.mark.parametrize("screen", ["desktop", "phone"])
+def test_every_page_state_is_accessible_and_fits_the_screen(
+    checked_context, people, screen: str, shot, console_guard
+) -> None:
+    phone = screen == "phone"
+    findings = Findings()
+    boxes: dict[str, bool] = {}
+
+    def context() -> BrowserContext:
+        return checked_context(**PHONE) if phone else checked_context()
+
+    def check(page: Page, state: str) -> None:
+        check_page(page, state, findings=findings)
+
+    def check_box(page: Page, state: str, locator) -> None:
+        boxes[state] = inside_viewport(page, locator)
+
+    # Someone not logged in.
+    visitor = context().new_page()
+    visitor.goto("/login/")
+    check(visitor, "login")
+    visitor.get_by_label("Email").fill("bob@acme.example")
+    visitor.get_by_label("Password").fill("wrong password")
+    visitor.get_by_role("button", name="Log in").click()
+    expect(visitor.get_by_text("do not match")).to_be_visible()
+    check(visitor, "login, wrong password")
+    visitor.goto("/password-reset/")
+    check(visitor, "password reset")
+    visitor.get_by_label("Email").fill("not an address")
+    visitor.get_by_role("button", name="Send the link").click()
+    check(visitor, "password reset, bad address")
+    visitor.goto("/password-reset/sent/")
+    check(visitor, "password reset sent")
+    visitor.goto("/password-reset/x/y/")
+    check(visitor, "password reset, invalid link")
+    visitor.goto("/password-reset/complete/")
+    check(visitor, "password reset complete")
+    visitor.goto("/no-such-page/")
+    check(visitor, "not found")
+    console_guard.forgive("the server responded with a status of 404")
+
+    # First login: the terms.
+    terry = context().new_page()
+    log_in(terry, "terry@acme.example")
+    check(terry, "terms")
+    terry.get_by_role("button", name="Accept").click()
+    expect(terry.get_by_role("heading", name="Terms of agreement")).to_be_visible()
+    check(terry, "terms, not accepted")
+
+    # A user on a paid plan sets up the payment profile.
+    bob = context().new_page()
+    log_in(bob, "bob@acme.example")
+    check(bob, "gate")
+    if phone:
+        bob.get_by_role("button", name="Toggle navigation").click()
+    bob.get_by_role("navigation", name="Main").get_by_role("button", name="Bob User").click()
+    user_menu = bob.get_by_role("navigation", name="Main").get_by_role("list").last
+    expect(user_menu.get_by_role("link", name="Account")).to_be_visible()
+    check(bob, "user menu open")
+    check_box(bob, "user menu", user_menu)
+    bob.goto("/account/")
+    check(bob, "account")
+    bob.goto("/account/billing/")
+    check(bob, "payment information")
+    for label, value in CARD.items():
+        bob.get_by_label(label, exact=True).fill(value)
+    bob.get_by_role("button", name="Save").click()
+    expect(bob.get_by_label("Card Number")).to_have_value("")
+    check(bob, "payment information, bad card")
+    bob.get_by_role("radio", name="Invoice").check()
+    bob.get_by_role("button", name="Save").click()
+    expect(bob.get_by_label("Company Name")).to_be_visible()
+    check(bob, "payment information, invoice errors")
+    for name, value in INVOICE_POST.items():
+        if name != "method":
+            bob.locator(f"[name={name}]").fill(value)
+    bob.get_by_role("button", name="Save").click()
+    check(bob, "payment information, pending")
+    bob.goto("/payment-profile-required/")
+    check(bob, "gate, pending")
+    bob.goto("/account/password/")
+    check(bob, "password change")
+    bob.get_by_role("button", name="Change password").click()
+    check(bob, "password change, errors")
+    bob.goto("/account/password/done/")
+    check(bob, "password changed")
+    bob.goto("/admin/users/")
+    check(bob, "forbidden")
+    console_guard.forgive("the server responded with a status of 403")
+
+    # The tenant admin.
+    admin = context().new_page()
+    log_in(admin, "alice@acme.example")
+    check(admin, "dashboard")
+    admin.goto("/admin/users/")
+    check(admin, "users")
+    menu = open_menu(admin, "bob@acme.example")
+    check(admin, "users, Actions open")
+    check_box(admin, "Actions menu", menu)
+    if phone:
+        shot(admin, "phone-users-actions", key="phone-users-actions")
+    popup = open_popup(admin, "bob@acme.example", "Activate Pay Profile")
+    check(admin, "Activate popup")
+    check_box(admin, "Activate popup", popup)
+    close_popup(admin)
+    popup = open_popup(admin, "carol@acme.example", "Deactivate Pay Profile")
+    check(admin, "Deactivate popup")
+    check_box(admin, "Deactivate popup", popup)
+    close_popup(admin)
+    popup = open_popup(admin, "bob@acme.example", "Billing details")
+    check(admin, "Billing details popup")
+    check_box(admin, "Billing details popup", popup)
+    close_popup(admin)
+    bob_pk, carol_pk = people["bob"].pk, people["carol"].pk
+    for state, path in [
+        ("history", f"/admin/users/{bob_pk}/history/"),
+        ("billing details page", f"/admin/users/{bob_pk}/billing/"),
+        ("activate page", f"/admin/users/{bob_pk}/activate/"),
+        ("deactivate page", f"/admin/users/{carol_pk}/deactivate/"),
+        ("change plan", f"/admin/users/{bob_pk}/plan/"),
+        ("plans", "/admin/plans/"),
+        ("settings", "/admin/settings/"),
+        ("users, no match", "/admin/users/?q=nobody"),
+    ]:
+        admin.goto(path)
+        check(admin, state)
+    admin.goto(f"/admin/users/{carol_pk}/deactivate/")
+    admin.get_by_label("Reason (optional)").fill("Moved teams")
+    admin.get_by_role("button", name="OK").click()
+    expect(admin.get_by_text("Payment profile of Carol Card deactivated.")).to_be_visible()
+    check(admin, "users, after a deactivation")
+    for state, path, button in [
+        ("add user", "/admin/users/add/", "Add user"),
+        ("add plan", "/admin/plans/add/", "Add plan"),
+    ]:
+        admin.goto(path)
+        check(admin, state)
+        admin.get_by_role("button", name=button).click()
+        check(admin, f"{state}, errors")
+
+    REPORT.mkdir(parents=True, exist_ok=True)
+    report = {"problems": findings.problems, "widths": findings.widths, "boxes": boxes}
+    Path(REPORT / f"{screen}.json").write_text(json.dumps(report, indent=2))
+    failed = {state: problems for state, problems in findings.problems.items() if problems}
+    outside = [state for state, inside in boxes.items() if phone and not inside]
+    assert not failed and not outside, (
+        f"{sum(map(len, failed.values()))} problems on {len(failed)} of "
+        f"{len(findings.problems)} page states; outside the screen: {outside}\n"
+        + "\n".join(f"{state}:\n  " + "\n  ".join(lines) for state, lines in failed.items())
+    )

