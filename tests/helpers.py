@@ -111,7 +111,6 @@ INVOICE_POST = {
     "tax_id": "",
 }
 
-CARD_NUMBER = "4242424242424242"
 CARD_POST = {
     "method": "credit_card",
     "cardholder_name": "Bob User",
