@@ -122,7 +122,7 @@ def operator(db) -> User:
     return User.objects.create_superuser("ops@ccm.example", "x" * 20, name="Olga Operator")
 
 
-def test_the_card_number_and_cvc_appear_nowhere(alice, bob, betty, operator, caplog, mailoutbox):
+def test_it_shows_the_card_number_and_cvc_nowhere(alice, bob, betty, operator, caplog, mailoutbox):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="django.db.backends")
     pages = Recorder()
@@ -194,7 +194,7 @@ def test_the_card_number_and_cvc_appear_nowhere(alice, bob, betty, operator, cap
     assert not leaks("\n".join(query["sql"] for query in queries.captured_queries))
 
 
-def test_an_error_while_the_card_is_in_hand_reports_neither(alice, bob, caplog, monkeypatch):
+def test_it_keeps_the_card_out_of_an_error_report(alice, bob, caplog, monkeypatch):
     """The gateway fails after it was handed the card: the 500 is logged with the
     request, and the error report built from that log record (what Django's
     AdminEmailHandler mails, text and HTML with each frame's local variables)
@@ -235,7 +235,7 @@ def test_an_error_while_the_card_is_in_hand_reports_neither(alice, bob, caplog, 
     ],
     ids=["check-digit", "declined", "expired", "short-cvc", "no-cardholder"],
 )
-def test_a_refused_card_form_writes_neither_back(alice, bob, changes):
+def test_it_writes_neither_back_into_a_refused_card_form(alice, bob, changes):
     typed = {**CARD, **changes}
     response = client_for(bob).post(reverse("billing:profile_edit"), typed)
 
@@ -251,7 +251,7 @@ def test_a_refused_card_form_writes_neither_back(alice, bob, changes):
     assert no_profile_saved()
 
 
-def test_a_card_in_hand_shows_only_its_last_four():
+def test_it_shows_only_the_last_four_of_a_card_in_hand():
     card = CardInput(cardholder="Bob User", number=CARD_DIGITS, exp_month=4, exp_year=2039, cvc=CVC)
     assert not leaks(repr(card)) and not leaks(str(card))
     assert "8431" in repr(card)
