@@ -1,8 +1,11 @@
-"""The printed tables and bench/results.md.
+"""The printed tables, bench/results.md and bench/results-detail.md.
 
-results.md keeps one generated section per database (between ``bench:<vendor>``
-markers), so a run on SQLite and a run on PostgreSQL sit side by side, and any
-hand-written notes outside the markers survive the next run.
+results.md (committed) has what a reader wants: the summary, the targets and one
+compact table a size. The EXPLAIN ANALYZE plans, hundreds of lines a run, go to
+results-detail.md beside it (git-ignored; each run writes it again). Both keep one
+generated section per database (between ``bench:<vendor>`` markers), so a run on
+SQLite and a run on PostgreSQL sit side by side, and any hand-written notes outside
+the markers survive the next run.
 """
 
 from __future__ import annotations
@@ -343,20 +346,37 @@ generated sections is kept.
 - Times are server-side: the request through the full middleware stack (Django's
   test client, production settings with DEBUG off), in one process, pages timed
   round-robin. Queries include the session and user lookups.
+- The EXPLAIN ANALYZE plans (PostgreSQL) go to results-detail.md beside this file,
+  which is not committed: run the bench to see them.
 """
 
 
-def markdown_section(results, info: dict[str, str], *, vendor: str) -> str:
-    title = VENDOR_TITLE.get(vendor, vendor)
-    out = [
-        f"## {title}",
-        "",
+DETAIL_HEADER = """# Benchmark results: detail
+
+Written by `make bench` beside results.md, not committed: the EXPLAIN ANALYZE plan
+of each query the Users page runs (PostgreSQL only), for the run described in the
+section of the same database in results.md.
+"""
+
+
+def _run_lines(info: dict[str, str]) -> list[str]:
+    return [
         f"- Date: {info['date']}; wall time {info.get('wall', '?')}",
         f"- Load average (1/5/15 min): {info['load']} at the start, "
         f"{info.get('load_end', '?')} at the end",
         f"- Machine: {info['machine']}",
         f"- Versions: {info['versions']}",
         f"- Command: `{info['command']}`",
+    ]
+
+
+def markdown_section(results, info: dict[str, str], *, vendor: str, detail: str) -> str:
+    """The section of results.md; `detail` names the file with the plans."""
+    title = VENDOR_TITLE.get(vendor, vendor)
+    out = [
+        f"## {title}",
+        "",
+        *_run_lines(info),
         "",
         "### Summary",
         "",
@@ -400,26 +420,41 @@ def markdown_section(results, info: dict[str, str], *, vendor: str) -> str:
         elif r.load_note:
             out += ["", f"Under load: {r.load_note}."]
         if r.plans:
-            out += ["", _plans_markdown(r)]
+            out += ["", f"{_plans_verdict(r)} The plans: {detail}."]
+    return "\n".join(out) + "\n"
+
+
+def _plans_verdict(r) -> str:
+    """One line: which tables some query read by a sequential scan, on which views."""
+    views_by_table: dict[str, list[str]] = {}
+    for key, plans in r.plans.items():
+        for p in plans:
+            for table in p.seq_scans:
+                views = views_by_table.setdefault(table, [])
+                if key not in views:
+                    views.append(key)
+    return "EXPLAIN ANALYZE of the Users page's queries: " + (
+        "sequential scans of "
+        + "; ".join(f"{t} ({', '.join(v)})" for t, v in views_by_table.items())
+        + "."
+        if views_by_table
+        else "no sequential scan of the user or profile tables."
+    )
+
+
+def detail_section(results, info: dict[str, str], *, vendor: str) -> str | None:
+    """The section of results-detail.md: every plan, by size (None: no plans taken)."""
+    sized = [r for r in results if r.plans]
+    if not sized:
+        return None
+    out = [f"## {VENDOR_TITLE.get(vendor, vendor)}", "", *_run_lines(info)]
+    for r in sized:
+        out += ["", f"### {r.n:,} users", "", _plans_verdict(r), "", _plans_markdown(r)]
     return "\n".join(out) + "\n"
 
 
 def _plans_markdown(r) -> str:
     out = []
-    flagged = []
-    for key, plans in r.plans.items():
-        for p in plans:
-            if p.seq_scans:
-                flagged.append(f"{key}: Seq Scan on {', '.join(p.seq_scans)}")
-    out.append(
-        "EXPLAIN ANALYZE of the Users page's queries: "
-        + (
-            "no sequential scan of the user or profile tables."
-            if not flagged
-            else "; ".join(flagged) + "."
-        )
-    )
-    out += ["", "<details><summary>Plans</summary>", ""]
     for key, plans in r.plans.items():
         label = r.timings[key].page.label
         for p in plans:
@@ -427,14 +462,32 @@ def _plans_markdown(r) -> str:
                 continue  # the session and the logged-in user, by primary key
             sql = re.sub(r"^SELECT (?!COUNT).{200,}? FROM ", "SELECT … FROM ", p.sql)
             out += [f"**{label}**", "", "```sql", sql, "```", "```", p.plan, "```", ""]
-    out.append("</details>")
-    return "\n".join(out)
+    return "\n".join(out).rstrip("\n")
 
 
-def write_markdown(path: Path, results, info: dict[str, str], *, vendor: str) -> None:
+def detail_path(path: Path) -> Path:
+    """results.md → results-detail.md (git-ignored), next to it."""
+    return path.with_name(f"{path.stem}-detail{path.suffix}")
+
+
+def write_markdown(path: Path, results, info: dict[str, str], *, vendor: str) -> list[Path]:
+    """Write this database's section of `path` and, when there are plans, of its
+    detail file; return the files written."""
+    detail = detail_path(path)
+    summary = markdown_section(results, info, vendor=vendor, detail=detail.name)
+    _write_section(path, HEADER, summary, vendor=vendor)
+    written = [path]
+    plans = detail_section(results, info, vendor=vendor)
+    if plans:
+        _write_section(detail, DETAIL_HEADER, plans, vendor=vendor)
+        written.append(detail)
+    return written
+
+
+def _write_section(path: Path, header: str, body: str, *, vendor: str) -> None:
     begin, end = f"<!-- bench:{vendor}:begin -->", f"<!-- bench:{vendor}:end -->"
-    section = f"{begin}\n{markdown_section(results, info, vendor=vendor)}{end}"
-    text = path.read_text() if path.exists() else HEADER
+    section = f"{begin}\n{body}{end}"
+    text = path.read_text() if path.exists() else header
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)

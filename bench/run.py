@@ -42,7 +42,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--output",
-        help="Markdown report (default bench/results.md; quick runs write none unless given)",
+        help="Markdown report (default bench/results.md; quick runs write none unless given);"
+        " the EXPLAIN plans go to a -detail.md beside it",
     )
     parser.add_argument("--keep", action="store_true", help="keep the last database at the end")
     args = parser.parse_args(argv)
@@ -138,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     info["load_end"] = report.load_average()
     print(report.summary_text(results, info), flush=True)
     if args.output:
-        report.write_markdown(Path(args.output), results, info, vendor=db.vendor)
-        log(f"wrote {args.output}")
+        written = report.write_markdown(Path(args.output), results, info, vendor=db.vendor)
+        log(f"wrote {', '.join(map(str, written))}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from django.test import Client
 from django.utils import timezone
@@ -49,6 +50,46 @@ def no_profile_saved() -> bool:
     ).exists()
 
 
+def state_of(user: User) -> str:
+    """The state of the user's payment profile, read back from the database."""
+    return PaymentProfile.objects.get(user=user).state
+
+
+def messages_of(response) -> list[str]:
+    """The messages shown on a response's page (follow the redirect to get them)."""
+    return [str(m) for m in response.context["messages"]]
+
+
+# What a person meets on a page, read from its HTML: headings, buttons and links by
+# their text, not by how they are styled.
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _text(fragment: str) -> str:
+    return " ".join(_TAGS.sub("", fragment).split())
+
+
+def headings(html: str) -> list[str]:
+    return [_text(m[1]) for m in re.findall(r"<(h[1-6])\b[^>]*>(.*?)</\1>", html, re.S)]
+
+
+def buttons(html: str) -> list[str]:
+    """Each button's name: its text, or its aria-label when it has none (a Close button)."""
+    found = []
+    for attrs, inner in re.findall(r"<button\b([^>]*)>(.*?)</button>", html, re.S):
+        label = re.search(r'aria-label="([^"]*)"', attrs)
+        found.append(_text(inner) or (label[1] if label else ""))
+    return found
+
+
+def links(html: str) -> list[tuple[str, str]]:
+    """(text, href) of each link."""
+    return [
+        (_text(inner), href)
+        for href, inner in re.findall(r'<a\b[^>]*?\bhref="([^"]*)"[^>]*>(.*?)</a>', html, re.S)
+    ]
+
+
 def client_for(user: User | None) -> Client:
     client = Client()
     if user is not None:
@@ -70,7 +111,6 @@ INVOICE_POST = {
     "tax_id": "",
 }
 
-CARD_NUMBER = "4242424242424242"
 CARD_POST = {
     "method": "credit_card",
     "cardholder_name": "Bob User",

@@ -1,12 +1,13 @@
-"""After a card is saved, its full number and its CVC appear nowhere.
+"""After a card is saved, its full number and its CVC appear nowhere, and the
+gateway's token never leaves the database. The one place for that: the other test
+files check what is kept and shown (brand, last four, expiry), not what is not.
 
-tests/billing/test_profile_edit.py checks the profile row, the saving page, the
-session and the logs of the one save. This walks the whole life of a card profile
-instead: a refused attempt, the save, the admin's pages, the activation, Django's
-admin site, the e-mails queued and sent by the worker, SQL as it was sent to the
-database (at DEBUG), and an error report raised while the card is in hand. Then
-it looks everywhere: every column of every table, the decoded sessions and mail,
-the logs, and every page rendered on the way.
+This walks the whole life of a card profile: a refused attempt, the save, the
+admin's pages, the activation, Django's admin site, the e-mails queued and sent by
+the worker, SQL as it was sent to the database (at DEBUG), and an error report
+raised while the card is in hand. Then it looks everywhere: every column of every
+table, the decoded sessions and mail, the logs, and every page rendered on the way.
+A refused form writes neither back, whichever field was at fault.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mailer.models import Message, MessageLog
 from accounts.models import User
 from billing import gateway
 from billing.models import Method, PaymentProfile, State
+from billing.services import CardInput
 from tests.helpers import client_for, no_profile_saved
 
 # An American Express test number: 15 digits, a 4-digit CVC. The CVC is short enough
@@ -136,7 +138,7 @@ def operator(db) -> User:
     return User.objects.create_superuser("ops@ccm.example", "x" * 20, name="Olga Operator")
 
 
-def test_the_card_number_and_cvc_appear_nowhere(alice, bob, betty, operator, caplog, mailoutbox):
+def test_it_shows_the_card_number_and_cvc_nowhere(alice, bob, betty, operator, caplog, mailoutbox):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="django.db.backends")
     pages = Recorder()
@@ -146,14 +148,9 @@ def test_the_card_number_and_cvc_appear_nowhere(alice, bob, betty, operator, cap
     with CaptureQueriesContext(connection) as queries:  # logs every SQL with its params
         as_bob.get(edit)
 
-        # A refused attempt: the page comes back with the error, without the card.
+        # A refused attempt: the page comes back with the error (looked through below).
         refused = as_bob.post(edit, {**CARD, "card_expiry": "13/39"})
         assert "MM/YY" in " ".join(refused.context["form"].errors["card_expiry"])
-        html = refused.content.decode()
-        for name in ("card_number", "cvc"):
-            (tag,) = re.findall(rf'<input[^>]*name="{name}"[^>]*>', html)
-            assert "value=" not in tag, tag
-        assert 'value="Bob User"' in html  # what may come back, does
         assert no_profile_saved()
 
         saved = as_bob.post(edit, CARD, follow=True)
@@ -212,14 +209,17 @@ def test_the_card_number_and_cvc_appear_nowhere(alice, bob, betty, operator, cap
         call_command("mail_worker", "--once")
         assert len(mailoutbox) == 4 and not Message.objects.exists()
 
+    token = PaymentProfile.objects.get(user=bob).card_token
+    assert token.startswith("tok_local_")
     assert len(pages.pages) > 20
     for path, html in pages.pages:
         assert not leaks(html), path
+        assert token not in html, path  # not even to the operator in Django's admin
     for table, values in every_database_value().items():
         assert not leaks(values), table
-    assert PaymentProfile.objects.get(user=bob).card_token.startswith("tok_local_")
-    assert not leaks(sessions_decoded())
+    assert not leaks(sessions_decoded()) and token not in sessions_decoded()
     assert not leaks(queued) and not leaks(mail_decoded())
+    assert token not in queued + mail_decoded()
     for sent in mailoutbox:
         assert not leaks(sent.subject + sent.body + " ".join(sent.to)), sent.subject
     assert "django.db.backends" in {record.name for record in caplog.records}
@@ -229,7 +229,7 @@ def test_the_card_number_and_cvc_appear_nowhere(alice, bob, betty, operator, cap
     assert not leaks("\n".join(query["sql"] for query in queries.captured_queries))
 
 
-def test_an_error_while_the_card_is_in_hand_reports_neither(alice, bob, caplog, monkeypatch):
+def test_it_keeps_the_card_out_of_an_error_report(alice, bob, caplog, monkeypatch):
     """The gateway fails after it was handed the card: the 500 is logged with the
     request, and the error report built from that log record (what Django's
     AdminEmailHandler mails, text and HTML with each frame's local variables)
@@ -257,3 +257,36 @@ def test_an_error_while_the_card_is_in_hand_reports_neither(alice, bob, caplog, 
     assert not leaks(text)
     assert not leaks(html)
     assert not leaks(caplog.text)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"card_number": CARD_SPACED[:-1] + "2"},
+        {"card_number": "4000 0000 0000 0002", "cvc": "123"},
+        {"card_expiry": "01/20"},
+        {"cvc": CVC[:3]},
+        {"cardholder_name": ""},
+    ],
+    ids=["check-digit", "declined", "expired", "short-cvc", "no-cardholder"],
+)
+def test_it_writes_neither_back_into_a_refused_card_form(alice, bob, changes):
+    typed = {**CARD, **changes}
+    response = client_for(bob).post(reverse("billing:profile_edit"), typed)
+
+    assert response.status_code == 200 and response.context["form"].errors
+    html = response.content.decode()
+    for name in ("card_number", "cvc"):
+        (tag,) = re.findall(rf'<input[^>]*name="{name}"[^>]*>', html)
+        assert "value=" not in tag, tag
+    assert not leaks(html)
+    assert typed["card_number"] not in html
+    if typed["cardholder_name"]:
+        assert f'value="{typed["cardholder_name"]}"' in html  # what may come back, does
+    assert no_profile_saved()
+
+
+def test_it_shows_only_the_last_four_of_a_card_in_hand():
+    card = CardInput(cardholder="Bob User", number=CARD_DIGITS, exp_month=4, exp_year=2039, cvc=CVC)
+    assert not leaks(repr(card)) and not leaks(str(card))
+    assert "8431" in repr(card)

@@ -286,10 +286,11 @@ def test_the_scan_would_catch_what_the_policy_blocks():
 
 # --- Every URL x every role ------------------------------------------------------
 #
-# tests/accounts/test_admin_area.py walks the admin area in depth (including what the
-# pages show). This matrix is the cross-cutting one: every URL the resolver knows,
-# including the user-side pages and the superuser, so a URL added later without an
-# entry here fails `test_every_url_has_an_expected_status`.
+# The one permission matrix: every URL the resolver knows, for every role, by GET and
+# by POST (with a valid form, so that where the POST is allowed it acts), with the
+# exact status or redirect and nothing changed where it did not act. A URL added
+# later without an entry here fails `test_every_url_has_an_expected_status`. What
+# the pages show is each view's own test file's.
 
 ROLES = ("anonymous", "bob", "alice", "charlie", "root")
 L = "→ login"  # 302 to the login page, coming back here afterwards
@@ -414,11 +415,18 @@ def cast(alice, bob, dora, charlie, bundle, make_profile):
 
 
 APP_URLS = {name: (route, pattern) for name, route, pattern in app_url_patterns()}
+# The URLs that name a user by id (an admin's acts and pages about one user).
+PK_URLS = sorted(
+    name
+    for name, (_route, pattern) in APP_URLS.items()
+    if any(c.regex == "[0-9]+" for c in pattern.pattern.converters.values())
+)
 
 
 def test_every_url_has_an_expected_status():
     assert sorted(set(APP_URLS) - set(EXPECTED)) == [], "add the new URLs to EXPECTED"
     assert sorted(set(EXPECTED) - set(APP_URLS)) == [], "drop the URLs that are gone"
+    assert len(PK_URLS) >= 5, "the unknown-user walk lost the URLs that name a user"
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -457,6 +465,19 @@ def test_every_url_answers_every_role_as_expected(cast, name, who, method):
         assert db_snapshot() == before
     if response.status_code == 200 and "html" in response.get("Content-Type", ""):
         assert find_inline_code(response.content.decode()) == []
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("name", PK_URLS)
+def test_it_answers_404_for_a_user_that_does_not_exist(cast, name, method):
+    route, pattern = APP_URLS[name]
+    path = path_of(route, pattern, 987654)
+    client = Client()
+    client.force_login(cast["alice"])
+    before = db_snapshot()
+    response = client.get(path) if method == "GET" else client.post(path, post_data(name, cast))
+    assert response.status_code == 404
+    assert db_snapshot() == before
 
 
 def test_a_superuser_runs_the_installation_from_the_django_admin(cast, make_profile):

@@ -1,8 +1,8 @@
-"""The Payment Information page (Account > Billing Information)."""
+"""The Payment Information page (Account > Billing Information). That a card's
+number and CVC are never kept or shown: tests/test_card_data.py."""
 
 from __future__ import annotations
 
-import logging
 import re
 
 import pytest
@@ -10,7 +10,7 @@ from django.urls import reverse
 from mailer.models import Message
 
 from billing.models import Method, PaymentProfile, State
-from tests.helpers import CARD_NUMBER, CARD_POST, INVOICE_POST, client_for, no_profile_saved
+from tests.helpers import CARD_POST, INVOICE_POST, client_for, links, no_profile_saved
 
 URL = reverse("billing:profile_edit")
 
@@ -48,12 +48,6 @@ def test_it_shows_the_seed_wording_with_credit_card_preselected(bob):
     assert 'value="credit_card"' in html and "checked" in html.split('value="credit_card"')[1][:40]
 
 
-def test_it_requires_login(db):
-    response = client_for(None).get(URL)
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("accounts:login"))
-
-
 def test_it_saves_an_invoice_profile_as_pending(alice, bob):
     client = client_for(bob)
     response = client.post(URL, INVOICE_POST, follow=True)
@@ -64,17 +58,15 @@ def test_it_saves_an_invoice_profile_as_pending(alice, bob):
     html = response.content.decode()
     assert "pending activation by your admin" in html
     assert "cannot use CloudCenter" in html
-    assert '<a href="/account/billing/" class="billing-link">Invoice</a>' in html
+    assert ("Invoice", URL) in links(html)
     account = client.get(reverse("accounts:account")).content.decode()
-    assert 'class="billing-link">Invoice</a>' in account
+    assert ("Invoice", URL) in links(account)
     assert "Pending activation" in account
     assert Message.objects.count() == 1
 
 
-def test_it_saves_a_card_and_never_keeps_or_shows_its_number(alice, bob, caplog):
-    caplog.set_level(logging.DEBUG)
-    client = client_for(bob)
-    response = client.post(URL, CARD_POST, follow=True)
+def test_it_saves_a_card_as_pending_and_shows_its_brand_and_last_four(alice, bob):
+    response = client_for(bob).post(URL, CARD_POST, follow=True)
 
     profile = PaymentProfile.objects.get(user=bob)
     assert (profile.state, profile.card_brand, profile.card_last4) == (
@@ -82,13 +74,9 @@ def test_it_saves_a_card_and_never_keeps_or_shows_its_number(alice, bob, caplog)
         "Visa",
         "4242",
     )
-    assert 'class="billing-link">Credit Card</a>' in response.content.decode()
-    assert "Visa ending in 4242" in response.content.decode()
-    row = PaymentProfile.objects.filter(pk=profile.pk).values().get()
-    assert not any(CARD_NUMBER in str(value) for value in row.values())
-    assert CARD_NUMBER not in caplog.text and "4242 4242 4242 4242" not in caplog.text
-    assert CARD_NUMBER not in response.content.decode()
-    assert CARD_NUMBER not in str(dict(client.session))
+    html = response.content.decode()
+    assert ("Credit Card", URL) in links(html)
+    assert "Visa ending in 4242" in html
 
 
 @pytest.mark.parametrize(
@@ -113,9 +101,6 @@ def test_it_explains_what_to_fix_in_the_card_and_stores_nothing(
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert message in " ".join(errors[field])
-    html = response.content.decode()
-    assert "4242 4242 4242 424" not in html and "4242424242424" not in html
-    assert 'name="cvc"' in html and 'value="123"' not in html
     assert no_profile_saved()
     assert not Message.objects.exists()
 

@@ -52,8 +52,3 @@ def test_it_takes_a_fixed_number_of_queries(
     client = client_for(alice)
     with django_assert_max_num_queries(8):
         assert client.get(url(bob)).status_code == 200
-
-
-def test_another_tenants_admin_gets_404(charlie, bob, make_profile):
-    make_profile(bob, State.PENDING)
-    assert client_for(charlie).get(url(bob)).status_code == 404
