@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from accounts import views
-from accounts.forms import PasswordLinkForm
+from accounts.forms import PasswordLinkForm, ThrottledPasswordChangeForm
+from accounts.security import PasswordChangeView
 
 app_name = "accounts"
 
@@ -22,7 +23,8 @@ urlpatterns = [
     path("admin/settings/", views.tenant_settings, name="tenant_settings"),
     path(
         "account/password/",
-        auth_views.PasswordChangeView.as_view(
+        PasswordChangeView.as_view(
+            form_class=ThrottledPasswordChangeForm,
             template_name="accounts/password_change.html",
             success_url=reverse_lazy("accounts:password_change_done"),
         ),

@@ -150,7 +150,10 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
-AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# One key per address on every path that takes a password (/login/, the admin site's
+# login, password changes): stripped and lower-cased, as the login form does.
+AXES_USERNAME_CALLABLE = "accounts.security.axes_username"
+AXES_LOCKOUT_CALLABLE = "accounts.security.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_IPWARE_PROXY_COUNT = env_int("PROXY_COUNT", 0) or None

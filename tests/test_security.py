@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import User
 from billing.models import PaymentProfile, State
-from tests.helpers import INVOICE_POST, PASSWORD, db_snapshot, operator_env
+from tests.helpers import INVOICE_POST, PASSWORD, client_for, db_snapshot, operator_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = BASE_DIR / "templates"
@@ -158,6 +158,142 @@ def test_it_lets_the_user_in_again_after_the_cool_off(alice, settings):
     response = _log_in(client, alice.email, PASSWORD)
     assert response.status_code == 302
     assert client.get(reverse("accounts:home")).status_code == 200
+
+
+ADMIN_LOGIN = "/django-admin/login/"
+PASSWORD_CHANGE = reverse("accounts:password_change")
+# One person, spelled five ways: every one of them is the same lockout key.
+SPELLINGS = (
+    "alice@acme.example",
+    "ALICE@ACME.EXAMPLE",
+    "Alice@Acme.Example",
+    " aLiCe@acme.example ",
+    "alice@ACME.example",
+)
+
+
+def _admin_log_in(client: Client, email: str, password: str):
+    return client.post(
+        ADMIN_LOGIN, {"username": email, "password": password, "next": "/django-admin/"}
+    )
+
+
+def _without_tokens(response) -> str:
+    """The page as a visitor compares it: the per-request CSRF token aside."""
+    return re.sub(r'value="[^"]{32,}"', 'value=""', response.content.decode())
+
+
+@pytest.mark.parametrize("log_in", [_log_in, _admin_log_in], ids=["login", "django-admin"])
+def test_both_login_pages_share_one_counter_whatever_the_case(alice, settings, log_in):
+    """Failures on /login/ and /django-admin/login/, in any spelling of the address,
+    add up to one lockout; then neither page lets the right password through."""
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        attempt = _log_in if i % 2 else _admin_log_in
+        response = attempt(client, SPELLINGS[i % len(SPELLINGS)], "wrong password")
+    assert response.status_code == 429
+    assert AccessAttempt.objects.count() == 1  # one key: alice@acme.example from here
+    assert AccessAttempt.objects.get().username == "alice@acme.example"
+    for spelling in SPELLINGS:
+        assert log_in(client, spelling, PASSWORD).status_code == 429, spelling
+
+
+@pytest.mark.parametrize("log_in", [_log_in, _admin_log_in], ids=["login", "django-admin"])
+def test_while_locked_a_right_and_a_wrong_password_get_the_same_answer(alice, settings, log_in):
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        _admin_log_in(client, SPELLINGS[i % len(SPELLINGS)], "wrong password")
+    for spelling in SPELLINGS:
+        right = log_in(client, spelling, PASSWORD)
+        wrong = log_in(client, spelling, "wrong password")
+        assert (right.status_code, _without_tokens(right)) == (
+            wrong.status_code,
+            _without_tokens(wrong),
+        ), spelling
+        assert right.status_code == 429
+    assert not Session.objects.exists()
+
+
+def test_the_django_admin_answers_a_users_right_password_as_a_wrong_one(alice, settings):
+    """Only superusers may use the admin site: anyone else's right password is
+    refused as a wrong one, and counted, so the answer tells nothing at any try."""
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT - 1):
+        right = _admin_log_in(client, SPELLINGS[i], PASSWORD)
+        assert right.status_code == 200
+        assert "Please enter the correct" in right.content.decode()
+    # The try that reaches the limit: the right password is answered as a wrong one.
+    assert _admin_log_in(client, alice.email, PASSWORD).status_code == 429
+
+
+def test_a_superuser_still_logs_in_to_the_django_admin(db):
+    User.objects.create_superuser(email="root@ops.example", password=PASSWORD, name="Root")
+    client = Client()
+    response = _admin_log_in(client, "Root@OPS.example", PASSWORD)
+    assert (response.status_code, response["Location"]) == (302, "/django-admin/")
+    assert client.get("/django-admin/").status_code == 200
+
+
+def _change_password(client: Client, old: str, path: str = PASSWORD_CHANGE):
+    return client.post(
+        path, {"old_password": old, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+
+
+def test_wrong_current_passwords_count_towards_the_same_lockout(alice, settings):
+    """Changing the password takes the current one: guesses there are log-in failures
+    of the same key, and a locked-out account cannot change its password either."""
+    client = client_for(alice)
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = _change_password(client, "wrong password")
+        assert response.status_code == 200
+        assert "Your old password was entered incorrectly" in response.content.decode()
+    assert _log_in(Client(), "ALICE@acme.example", "wrong password").status_code == 429
+    right = _change_password(client, PASSWORD)
+    wrong = _change_password(client, "wrong password")
+    assert right.status_code == wrong.status_code == 429
+    assert User.objects.get(pk=alice.pk).check_password(PASSWORD)
+
+
+def test_the_django_admin_password_change_counts_too(settings, db):
+    root = User.objects.create_superuser(email="root@ops.example", password=PASSWORD, name="Root")
+    client = client_for(root)
+    path = reverse("admin:password_change")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _change_password(client, "wrong password", path).status_code == 200
+    done = _change_password(client, PASSWORD, path)  # not locked yet: it works
+    assert (done.status_code, done["Location"]) == (302, reverse("admin:password_change_done"))
+    assert User.objects.get(pk=root.pk).check_password(NEW_PASSWORD)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _change_password(client, "wrong password", path)
+    assert _change_password(client, NEW_PASSWORD, path).status_code == 429
+
+
+def test_the_lockout_page_says_how_long_in_words(alice, settings):
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = _log_in(client, alice.email, "wrong password")
+    html = response.content.decode()
+    assert "Wait 15 minutes and try again" in html
+    assert "PT15M" not in html
+
+
+@pytest.mark.parametrize(
+    ("delta", "words"),
+    [
+        (timedelta(seconds=30), "1 minute"),
+        (timedelta(minutes=1), "1 minute"),
+        (timedelta(minutes=15), "15 minutes"),
+        (timedelta(hours=1), "1 hour"),
+        (timedelta(hours=1, minutes=30), "1 hour 30 minutes"),
+        (timedelta(hours=2, minutes=1), "2 hours 1 minute"),
+        (timedelta(days=1), "24 hours"),
+    ],
+)
+def test_cool_off_times_read_as_words(delta, words):
+    from accounts.security import cool_off_in_words
+
+    assert cool_off_in_words(delta) == words
 
 
 # --- Production settings -------------------------------------------------------
