@@ -156,7 +156,24 @@ AXES_USERNAME_CALLABLE = "accounts.security.axes_username"
 AXES_LOCKOUT_CALLABLE = "accounts.security.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
-AXES_IPWARE_PROXY_COUNT = env_int("PROXY_COUNT", 0) or None
+# The client's address, as django-ipware reads it for axes. PROXY_COUNT is the number of
+# reverse proxies in front that each append the address they got the request from to
+# X-Forwarded-For (nginx: $proxy_add_x_forwarded_for). The client is then the
+# PROXY_COUNT-th entry from the right: what the first proxy saw. Entries to its left
+# are the client's own words and are skipped (IPWARE_STRICT off, or a client sending
+# X-Forwarded-For would be refused a chain and fall back to the proxy's address).
+# In ipware's terms the entries after the client are proxy_count, one fewer: the last
+# proxy is REMOTE_ADDR, not in the header. With no proxy, X-Forwarded-For is ignored.
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+if PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"PROXY_COUNT must be 0 or more, not {PROXY_COUNT}")
+if PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR",)
+    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT - 1
+    IPWARE_STRICT = False
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+    AXES_IPWARE_PROXY_COUNT = None
 AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
