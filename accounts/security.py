@@ -19,6 +19,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
+from django.utils.http import parse_header_parameters
 from django.utils.log import log_response
 
 # --- Login throttling (django-axes) --------------------------------------------
@@ -83,15 +84,37 @@ def charset_is_readable(charset: str, content_type: str) -> bool:
     """Whether Django can read a request declaring this charset. Python knows more
     codecs than text encodings: "hex", "rot13" and "base64" turn bytes into bytes or
     str into str and fail when Django decodes with them; UTF-16 and UTF-32 do not
-    encode "=" and "&" as ASCII does. Form bodies (urlencoded) must be UTF-8 for
-    Django 5.2 anyway."""
+    encode "=" and "&" as ASCII does. Django 5.2 reads a form body (urlencoded) only
+    if its charset is spelled "utf-8", in any case, and answers anything else with a
+    400 that logs a traceback."""
+    if content_type == "application/x-www-form-urlencoded":
+        return charset.lower() == "utf-8"
     try:
         name = codecs.lookup(charset).name
-        if content_type == "application/x-www-form-urlencoded":
-            return name == "utf-8"
         return _ASCII_PROBE.encode(name) == _ASCII_PROBE.encode("ascii")
     except (LookupError, ValueError, TypeError):
         return False
+
+
+# Where guard_request_charset leaves the charset it took out of CONTENT_TYPE.
+UNREADABLE_CHARSET = "ccm.unreadable_charset"
+
+
+def guard_request_charset(application: Callable) -> Callable:
+    """WSGI wrapper (ccm/wsgi.py). Django adopts a request's charset while it builds
+    the request, and decodes the query string with it there and then: for "rot13" or
+    "hex" that raises before any middleware runs, a 500 from the server itself. Hand
+    Django the request without that charset, noting it for RequestCharsetMiddleware,
+    which refuses it."""
+
+    def guarded(environ: dict, start_response: Callable):
+        content_type, params = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
+        charset = params.get("charset")
+        if charset is not None and not charset_is_readable(charset, content_type):
+            environ = {**environ, "CONTENT_TYPE": content_type, UNREADABLE_CHARSET: charset}
+        return application(environ, start_response)
+
+    return guarded
 
 
 class RequestCharsetMiddleware:
@@ -104,7 +127,7 @@ class RequestCharsetMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        charset = request.content_params.get("charset")
+        charset = request.META.get(UNREADABLE_CHARSET) or request.content_params.get("charset")
         if charset is not None and not charset_is_readable(charset, request.content_type):
             response = bad_request(request, None)
             log_response(

@@ -91,6 +91,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Before anything reads the body or the query string (views, CSRF's process_view,
+    # axes); after the middleware that put headers on every response, the 400 too.
+    "accounts.security.RequestCharsetMiddleware",
     "axes.middleware.AxesMiddleware",
     "accounts.middleware.TermsMiddleware",
     "billing.middleware.PaymentProfileGateMiddleware",

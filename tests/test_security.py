@@ -3,6 +3,7 @@ settings, security headers and the Content-Security-Policy the templates live un
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import subprocess
@@ -13,8 +14,11 @@ from pathlib import Path
 import pytest
 from axes.models import AccessAttempt
 from django.contrib import admin
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.models import Session
+from django.core.exceptions import BadRequest
 from django.test import Client, RequestFactory
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import User
@@ -101,6 +105,99 @@ def test_it_accepts_the_same_post_with_the_token(world):
     )
     assert response.status_code == 302
     assert PaymentProfile.objects.get(user=world["bob"]).state == State.PENDING
+
+
+# --- Request bodies in charsets Django cannot read ---------------------------------
+
+UNREADABLE_CHARSETS = ("rot13", "hex", "utf-16", "utf-32", "base64", "nope", "latin-1", "utf8")
+
+
+def every_post_path(pk: int) -> list[str]:
+    """Every URL of ours, and those of Django's admin site a POST may reach."""
+    ours = [path_of(route, pattern, pk) for _, route, pattern in app_url_patterns()]
+    return [*ours, *admin_site_urls(), ADMIN_LOGIN, "/django-admin/logout/"]
+
+
+def _log_lines(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("django")]
+
+
+@pytest.mark.parametrize("charset", UNREADABLE_CHARSETS)
+@pytest.mark.parametrize("who", ["anonymous", "alice", "root"])
+def test_a_body_in_an_unreadable_charset_gets_a_400_and_one_log_line(cast, who, charset, caplog):
+    """Django would fail parsing such a form (or its own error page would, reading the
+    form again): a 500 and a traceback, or a login that half happens."""
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["csrftoken"] = "x" * 32  # as after any page: CSRF then reads the form
+    if cast[who] is not None:
+        client.force_login(cast[who])
+    paths = every_post_path(cast["bob"].pk)
+    assert len(paths) > 30
+    before = db_snapshot()
+    for path in paths:
+        caplog.clear()
+        response = client.generic(
+            "POST",
+            path,
+            b"username=alice%40acme.example&password=x&csrfmiddlewaretoken=x",
+            content_type=f"application/x-www-form-urlencoded; charset={charset}",
+        )
+        assert response.status_code == 400, path
+        assert "could not read" in response.content.decode(), path
+        (line,) = _log_lines(caplog)
+        assert line.levelname == "WARNING" and line.exc_info is None, path
+        assert line.getMessage() == f"Bad Request (unreadable charset {charset}): {path}"
+    assert db_snapshot() == before
+    assert not Session.objects.exclude(session_key=client.session.session_key).exists()
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "nope"])
+def test_a_query_string_in_an_unreadable_charset_gets_a_400(cast, charset, caplog):
+    """(For "rot13" or "hex" Django fails while building the request, which the test
+    client does itself: see tests/test_serving.py for those, through the WSGI app.)"""
+    client = client_for(cast["alice"])
+    response = client.get(
+        "/admin/users/?q=b%C3%B6b", headers={"Content-Type": f"text/plain; charset={charset}"}
+    )
+    assert response.status_code == 400
+    assert len(_log_lines(caplog)) == 1
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 500])
+def test_the_error_pages_never_read_the_request_body(db, status):
+    """Django's own error views check the CSRF token of a POST again, reading the
+    form again: for a form that failed to parse, the error page fails too (a 500)."""
+    request = RequestFactory().post(
+        "/login/", b"a=b", content_type="application/x-www-form-urlencoded; charset=latin-1"
+    )
+    request.user = AnonymousUser()
+    request.COOKIES["csrftoken"] = "x" * 32  # so a CSRF check goes on to read the form
+    with pytest.raises(BadRequest):
+        request.POST  # noqa: B018  (what any reading of the form does)
+    handler = get_resolver().resolve_error_handler(status)
+    response = handler(request) if status == 500 else handler(request, None)
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8"])
+def test_a_form_in_utf_8_said_aloud_still_logs_in(alice, charset):
+    client = Client()
+    response = client.generic(
+        "POST",
+        LOGIN,
+        f"username={alice.email}&password={PASSWORD}".encode(),
+        content_type=f"application/x-www-form-urlencoded; charset={charset}",
+    )
+    assert response.status_code == 302
+
+
+def test_a_multipart_form_may_declare_an_ascii_compatible_charset(alice):
+    client = Client()
+    body = encode_multipart(BOUNDARY, {"username": alice.email, "password": PASSWORD})
+    response = client.generic(
+        "POST", LOGIN, body, content_type=f"{MULTIPART_CONTENT}; charset=latin-1"
+    )
+    assert response.status_code == 302
 
 
 # --- Login throttling (django-axes) --------------------------------------------

@@ -379,3 +379,31 @@ def test_with_no_proxy_x_forwarded_for_is_ignored(server: Server):
     _lock_out(server, email, MALLORY)
     assert server.log_in(email, PASSWORD, X_Forwarded_For=ALICE).status == 429
     assert server.log_in(email, PASSWORD).status == 429
+
+
+# --- Requests in a charset Django cannot read --------------------------------------
+
+
+@pytest.mark.parametrize("charset", ["rot13", "hex", "utf-16", "nope", "latin-1"])
+def test_a_login_in_an_unreadable_charset_gets_a_400_and_one_log_line(server: Server, charset):
+    before = server.log.read_text()
+    response = server.log_in("charset@acme.example", PASSWORD, charset=charset)
+    assert response.status == 400
+    assert b"could not read" in response.body
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+    # The query string is read with the declared charset too (whatever the body):
+    # for "rot13" or "hex" Django would fail building the request, before any
+    # middleware. Latin-1 reads ASCII as ASCII: only a form body must be UTF-8.
+    readable = charset == "latin-1"
+    query = server.request(
+        "GET", "/login/?next=%2Faccount%2F", Content_Type=f"text/plain; charset={charset}"
+    )
+    assert query.status == (200 if readable else 400)
+    time.sleep(0.2)
+    logged = server.log.read_text()[len(before) :]
+    assert "Traceback" not in logged
+    refusals = [line for line in logged.splitlines() if "unreadable charset" in line]
+    assert len(refusals) == (1 if readable else 2), logged
+    assert all(" WARNING django.request Bad Request" in line for line in refusals), refusals
+    # The same log-in in UTF-8 goes through.
+    assert server.log_in("charset@acme.example", PASSWORD, charset="utf-8").status == 302
