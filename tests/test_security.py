@@ -480,6 +480,55 @@ def test_it_sends_the_security_headers(world, who, client):
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
 
 
+def test_every_page_of_a_logged_in_user_is_kept_out_of_caches(cast, make_profile):
+    """Account, billing and every admin page: nothing stays in a shared browser's cache
+    after logging out. (Pages that set Cache-Control themselves keep theirs.)"""
+    make_profile(cast["bob"], State.ACTIVE)
+    pages = {
+        "bob": [reverse("accounts:account"), reverse("billing:profile_edit"), "/"],
+        "alice": [
+            reverse("accounts:user_list"),
+            reverse("accounts:user_plan", args=[cast["bob"].pk]),
+            reverse("billing:profile_detail", args=[cast["bob"].pk]),
+            reverse("billing:profile_history", args=[cast["bob"].pk]),
+            reverse("accounts:tenant_settings"),
+            "/no-such-page/",
+        ],
+        "root": admin_site_urls(),
+    }
+    for who, paths in pages.items():
+        client = client_for(cast[who])
+        for path in paths:
+            response = client.get(path)
+            assert "no-store" in response.get("Cache-Control", ""), (who, path)
+
+
+def test_static_files_and_anonymous_pages_keep_their_caching(cast):
+    client = client_for(cast["alice"])
+    static = client.get("/static/css/app.css")
+    assert static.status_code == 200
+    assert "no-store" not in static.get("Cache-Control", "")
+    assert "Cache-Control" not in Client().get(reverse("accounts:password_reset"))
+
+
+@pytest.mark.parametrize("who", ["anonymous", "alice"])
+def test_every_response_refuses_the_browser_features_we_do_not_use(cast, who):
+    client = client_for(cast[who])
+    responses = [
+        client.get(LOGIN),
+        client.get(reverse("accounts:user_list")),
+        client.get("/no-such-page/"),
+        client.get("/static/css/app.css"),
+        client.generic("POST", LOGIN, b"a=b", content_type="text/plain; charset=hex"),
+    ]
+    for response in responses:
+        policy = dict(
+            item.strip().split("=", 1) for item in response["Permissions-Policy"].split(",")
+        )
+        for feature in ("camera", "microphone", "geolocation", "payment", "usb"):
+            assert policy[feature] == "()", (response.status_code, feature)
+
+
 INLINE = [
     (re.compile(r"<script\b[^>]*>\s*(?!</script>)\S", re.I), "an inline <script> body"),
     (re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>", re.I), "a <script> without src"),

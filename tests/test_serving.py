@@ -251,6 +251,7 @@ def test_it_serves_the_login_page_with_the_security_headers(server: Server):
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "same-origin"
     assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "camera=()" in headers["Permissions-Policy"]
     assert "Secure" in headers["Set-Cookie"]
     # The access log goes to the server's output, for the process manager.
     time.sleep(0.2)
