@@ -1,6 +1,6 @@
 """Protections that cut across every page: login throttling's key and lockout page,
-middleware for request charsets and response headers, error pages that never read
-the request body, and how refused requests are logged.
+middleware for request charsets and response headers, and error pages that never
+read the request body (the logging of refusals is in accounts/logs.py).
 
 Kept apart from accounts/middleware.py (the terms of agreement) and from the views:
 nothing here knows about tenants, plans or payment profiles.
@@ -9,7 +9,6 @@ nothing here knows about tenants, plans or payment profiles.
 from __future__ import annotations
 
 import codecs
-import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -216,19 +215,3 @@ def page_not_found(request: HttpRequest, exception: Exception | None) -> HttpRes
 def server_error(request: HttpRequest) -> HttpResponse:
     # No request context: whatever failed (the database, a middleware) may fail again.
     return HttpResponseServerError(loader.get_template("500.html").render())
-
-
-# --- Logging -------------------------------------------------------------------
-
-
-class RefusalsAsInfo(logging.Filter):
-    """django.request logs a PermissionDenied (403) as a WARNING with its traceback,
-    and a 404 as a WARNING. Both are a visitor asking for what they may not have, not
-    a fault of ours: one INFO line each, without the traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "status_code", None) in (403, 404):
-            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
-            record.exc_info = None
-            record.exc_text = None
-        return True

@@ -200,6 +200,45 @@ def test_a_multipart_form_may_declare_an_ascii_compatible_charset(alice):
     assert response.status_code == 302
 
 
+# --- Logging of refused requests -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "status", "message"),
+    [
+        ("bob", "/admin/users/", 403, "Forbidden (Permission denied): /admin/users/"),
+        ("charlie", "BOBS_PLAN", 404, "Not Found: BOBS_PLAN"),
+        ("alice", "/no-such-page/", 404, "Not Found: /no-such-page/"),
+    ],
+)
+def test_a_refused_request_is_one_info_line_without_a_traceback(
+    cast, make_profile, caplog, who, path, status, message
+):
+    make_profile(cast["bob"], State.ACTIVE)
+    path = path.replace("BOBS_PLAN", reverse("accounts:user_plan", args=[cast["bob"].pk]))
+    client = client_for(cast[who])
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    assert client.get(path).status_code == status
+    (line,) = [r for r in caplog.records if r.name == "django.request"]
+    assert line.getMessage() == message.replace("BOBS_PLAN", path)
+    assert line.levelname == "INFO"
+    assert line.exc_info is None and line.exc_text is None
+    assert "Traceback" not in caplog.text
+
+
+def test_a_failure_of_ours_is_still_an_error_with_its_traceback(alice, caplog, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("accounts.views.user_list_for_admin", broken)
+    client = client_for(alice)
+    client.raise_request_exception = False
+    assert client.get(reverse("accounts:user_list")).status_code == 500
+    (line,) = [r for r in caplog.records if r.name == "django.request"]
+    assert line.levelname == "ERROR" and line.exc_info
+
+
 # --- Login throttling (django-axes) --------------------------------------------
 
 
