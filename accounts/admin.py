@@ -8,15 +8,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.signals import user_login_failed
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from mailer.admin import MessageAdmin
 from mailer.models import PRIORITY_DEFERRED, Message
 
+from accounts.forms import ThrottledAdminPasswordChangeForm
 from accounts.mail import Failures, failures_of, next_try_at, requeue
 from accounts.models import Plan, Tenant, User
+from accounts.security import PasswordChangeView
 
 
 def _superusers_only(request) -> bool:
@@ -27,6 +33,36 @@ def _superusers_only(request) -> bool:
 
 
 admin.site.has_permission = _superusers_only
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin site's login, for superusers only (as `_superusers_only`). Anyone
+    else's right password is refused with the words of a wrong one and counted as a
+    failed log-in, so no answer tells a right password from a wrong one."""
+
+    def confirm_login_allowed(self, user: User) -> None:
+        if not (user.is_active and user.is_superuser):
+            user_login_failed.send(
+                sender=__name__,
+                credentials={"username": self.cleaned_data.get("username")},
+                request=self.request,
+            )
+            raise self.get_invalid_login_error()
+
+
+def _password_change(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    """AdminSite.password_change, with the current password checked as a log-in is
+    (accounts.forms.ThrottledOldPassword)."""
+    request.current_app = admin.site.name
+    return PasswordChangeView.as_view(
+        form_class=ThrottledAdminPasswordChangeForm,
+        success_url=reverse("admin:password_change_done", current_app=admin.site.name),
+        extra_context={**admin.site.each_context(request), **(extra_context or {})},
+    )(request)
+
+
+admin.site.login_form = AdminLoginForm
+admin.site.password_change = _password_change
 
 
 class PlanInline(admin.TabularInline):

@@ -3,7 +3,10 @@ from __future__ import annotations
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.admin.forms import AdminPasswordChangeForm
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm
+from django.http import HttpRequest
 
 from accounts.models import Plan, Tenant, User
 from accounts.selectors import DEFAULT_SORT, STATUS_FILTERS, USER_SORTS
@@ -41,6 +44,34 @@ class PasswordLinkForm(PasswordResetForm):
 
     def get_users(self, email):
         return User.objects.filter(email__iexact=email.strip(), is_active=True)
+
+
+class ThrottledOldPassword:
+    """A password change checks the current password through authenticate(), as a
+    log-in does, so wrong guesses count towards the same lockout (django-axes) and a
+    locked-out account gets the lockout page whatever it typed. Django's own form
+    calls check_password(), which nothing counts."""
+
+    def __init__(self, user, *args, request: HttpRequest, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        user = authenticate(self.request, username=self.user.get_username(), password=old_password)
+        if user is None or user.pk != self.user.pk:
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password
+
+
+class ThrottledPasswordChangeForm(ThrottledOldPassword, PasswordChangeForm):
+    pass
+
+
+class ThrottledAdminPasswordChangeForm(ThrottledOldPassword, AdminPasswordChangeForm):
+    """The same, for the password change of Django's admin site."""
 
 
 class TermsForm(forms.Form):

@@ -97,6 +97,16 @@ def user_create(
     return user
 
 
+def user_plan_refusal(*, actor: User, user: User) -> str:
+    """Why `actor` may not change `user`'s plan, or "" if they may. As with activating
+    a payment profile, an admin cannot change their own plan (a bundle would take them
+    past the gate): another admin, or a superuser in /django-admin/, must. The service
+    raises it; the Change plan page shows it up front."""
+    if actor.pk == user.pk:
+        return "You cannot change your own plan: another admin must do it."
+    return ""
+
+
 @transaction.atomic
 def user_change_plan(*, actor: User, user: User, plan: Plan | None) -> User:
     """Put the user on another plan of their tenant (None: bundles only).
@@ -104,6 +114,9 @@ def user_change_plan(*, actor: User, user: User, plan: Plan | None) -> User:
     Moving onto a paid subscription plan in a tenant that requires payment
     profiles holds the user at the gate until their profile is active.
     """
+    refusal = user_plan_refusal(actor=actor, user=user)
+    if refusal:
+        raise AccountError(refusal)
     user = User.objects.select_for_update().get(pk=user.pk)
     _check_plan(plan, user.tenant_id)
     user.plan = plan

@@ -2,8 +2,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from accounts import views
-from accounts.forms import PasswordLinkForm
+from accounts.forms import PasswordLinkForm, ThrottledPasswordChangeForm
 from accounts.holds import PAYMENT_PROFILE, TERMS, open_while
+from accounts.security import PasswordChangeView
 
 app_name = "accounts"
 
@@ -28,7 +29,8 @@ urlpatterns = [
     path(
         "account/password/",
         open_at_gate(
-            auth_views.PasswordChangeView.as_view(
+            PasswordChangeView.as_view(
+                form_class=ThrottledPasswordChangeForm,
                 template_name="accounts/password_change.html",
                 success_url=reverse_lazy("accounts:password_change_done"),
             )

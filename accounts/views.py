@@ -233,7 +233,14 @@ def user_plan(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accounts/user_plan.html",
-        {"form": form, "target": target, "next": next_url, "nav": "admin", "admin_nav": "users"},
+        {
+            "form": form,
+            "target": target,
+            "next": next_url,
+            "unavailable": services.user_plan_refusal(actor=request.user, user=target),
+            "nav": "admin",
+            "admin_nav": "users",
+        },
     )
 
 

@@ -83,6 +83,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Permissions-Policy, and no-store for logged-in users: before WhiteNoise, so that
+    # static files get the policy and keep their own cache headers.
+    "accounts.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +94,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Before anything reads the body or the query string (views, CSRF's process_view,
+    # axes); after the middleware that put headers on every response, the 400 too.
+    "accounts.security.RequestCharsetMiddleware",
     "axes.middleware.AxesMiddleware",
     "accounts.holds.HoldMiddleware",
 ]
@@ -150,10 +156,30 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
-AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# One key per address on every path that takes a password (/login/, the admin site's
+# login, password changes): stripped and lower-cased, as the login form does.
+AXES_USERNAME_CALLABLE = "accounts.security.axes_username"
+AXES_LOCKOUT_CALLABLE = "accounts.security.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
-AXES_IPWARE_PROXY_COUNT = env_int("PROXY_COUNT", 0) or None
+# The client's address, as django-ipware reads it for axes. PROXY_COUNT is the number of
+# reverse proxies in front that each append the address they got the request from to
+# X-Forwarded-For (nginx: $proxy_add_x_forwarded_for). The client is then the
+# PROXY_COUNT-th entry from the right: what the first proxy saw. Entries to its left
+# are the client's own words and are skipped (IPWARE_STRICT off, or a client sending
+# X-Forwarded-For would be refused a chain and fall back to the proxy's address).
+# In ipware's terms the entries after the client are proxy_count, one fewer: the last
+# proxy is REMOTE_ADDR, not in the header. With no proxy, X-Forwarded-For is ignored.
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+if PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"PROXY_COUNT must be 0 or more, not {PROXY_COUNT}")
+if PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR",)
+    AXES_IPWARE_PROXY_COUNT = PROXY_COUNT - 1
+    IPWARE_STRICT = False
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+    AXES_IPWARE_PROXY_COUNT = None
 AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
@@ -257,10 +283,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # A 403 or 404 is a visitor asking for what they may not have: one INFO line.
+    "filters": {"refusals_as_info": {"()": "accounts.logs.RefusalsAsInfo"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"level": "INFO", "filters": ["refusals_as_info"]},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
     },

@@ -9,3 +9,9 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("billing.urls")),
 ]
+
+# Error pages that never read the request's body (see accounts/security.py).
+handler400 = "accounts.security.bad_request"
+handler403 = "accounts.security.permission_denied"
+handler404 = "accounts.security.page_not_found"
+handler500 = "accounts.security.server_error"

@@ -3,6 +3,7 @@ settings, security headers and the Content-Security-Policy the templates live un
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import subprocess
@@ -13,13 +14,16 @@ from pathlib import Path
 import pytest
 from axes.models import AccessAttempt
 from django.contrib import admin
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.models import Session
+from django.core.exceptions import BadRequest
 from django.test import Client, RequestFactory
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import User
 from billing.models import PaymentProfile, State
-from tests.helpers import INVOICE_POST, PASSWORD, db_snapshot, operator_env
+from tests.helpers import INVOICE_POST, PASSWORD, client_for, db_snapshot, operator_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES = BASE_DIR / "templates"
@@ -105,6 +109,138 @@ def test_it_accepts_the_same_post_with_the_token(world):
     assert change is not None and change.company_name == INVOICE_POST["company_name"]
 
 
+# --- Request bodies in charsets Django cannot read ---------------------------------
+
+UNREADABLE_CHARSETS = ("rot13", "hex", "utf-16", "utf-32", "base64", "nope", "latin-1", "utf8")
+
+
+def every_post_path(pk: int) -> list[str]:
+    """Every URL of ours, and those of Django's admin site a POST may reach."""
+    ours = [path_of(route, pattern, pk) for _, route, pattern in app_url_patterns()]
+    return [*ours, *admin_site_urls(), ADMIN_LOGIN, "/django-admin/logout/"]
+
+
+def _log_lines(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("django")]
+
+
+@pytest.mark.parametrize("charset", UNREADABLE_CHARSETS)
+@pytest.mark.parametrize("who", ["anonymous", "alice", "root"])
+def test_a_body_in_an_unreadable_charset_gets_a_400_and_one_log_line(cast, who, charset, caplog):
+    """Django would fail parsing such a form (or its own error page would, reading the
+    form again): a 500 and a traceback, or a login that half happens."""
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["csrftoken"] = "x" * 32  # as after any page: CSRF then reads the form
+    if cast[who] is not None:
+        client.force_login(cast[who])
+    paths = every_post_path(cast["bob"].pk)
+    assert len(paths) > 30
+    before = db_snapshot()
+    for path in paths:
+        caplog.clear()
+        response = client.generic(
+            "POST",
+            path,
+            b"username=alice%40acme.example&password=x&csrfmiddlewaretoken=x",
+            content_type=f"application/x-www-form-urlencoded; charset={charset}",
+        )
+        assert response.status_code == 400, path
+        assert "could not read" in response.content.decode(), path
+        (line,) = _log_lines(caplog)
+        assert line.levelname == "WARNING" and line.exc_info is None, path
+        assert line.getMessage() == f"Bad Request (unreadable charset {charset}): {path}"
+    assert db_snapshot() == before
+    assert not Session.objects.exclude(session_key=client.session.session_key).exists()
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "nope"])
+def test_a_query_string_in_an_unreadable_charset_gets_a_400(cast, charset, caplog):
+    """(For "rot13" or "hex" Django fails while building the request, which the test
+    client does itself: see tests/test_serving.py for those, through the WSGI app.)"""
+    client = client_for(cast["alice"])
+    response = client.get(
+        "/admin/users/?q=b%C3%B6b", headers={"Content-Type": f"text/plain; charset={charset}"}
+    )
+    assert response.status_code == 400
+    assert len(_log_lines(caplog)) == 1
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 500])
+def test_the_error_pages_never_read_the_request_body(db, status):
+    """Django's own error views check the CSRF token of a POST again, reading the
+    form again: for a form that failed to parse, the error page fails too (a 500)."""
+    request = RequestFactory().post(
+        "/login/", b"a=b", content_type="application/x-www-form-urlencoded; charset=latin-1"
+    )
+    request.user = AnonymousUser()
+    request.COOKIES["csrftoken"] = "x" * 32  # so a CSRF check goes on to read the form
+    with pytest.raises(BadRequest):
+        request.POST  # noqa: B018  (what any reading of the form does)
+    handler = get_resolver().resolve_error_handler(status)
+    response = handler(request) if status == 500 else handler(request, None)
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8"])
+def test_a_form_in_utf_8_said_aloud_still_logs_in(alice, charset):
+    client = Client()
+    response = client.generic(
+        "POST",
+        LOGIN,
+        f"username={alice.email}&password={PASSWORD}".encode(),
+        content_type=f"application/x-www-form-urlencoded; charset={charset}",
+    )
+    assert response.status_code == 302
+
+
+def test_a_multipart_form_may_declare_an_ascii_compatible_charset(alice):
+    client = Client()
+    body = encode_multipart(BOUNDARY, {"username": alice.email, "password": PASSWORD})
+    response = client.generic(
+        "POST", LOGIN, body, content_type=f"{MULTIPART_CONTENT}; charset=latin-1"
+    )
+    assert response.status_code == 302
+
+
+# --- Logging of refused requests -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "status", "message"),
+    [
+        ("bob", "/admin/users/", 403, "Forbidden (Permission denied): /admin/users/"),
+        ("charlie", "BOBS_PLAN", 404, "Not Found: BOBS_PLAN"),
+        ("alice", "/no-such-page/", 404, "Not Found: /no-such-page/"),
+    ],
+)
+def test_a_refused_request_is_one_info_line_without_a_traceback(
+    cast, make_profile, caplog, who, path, status, message
+):
+    make_profile(cast["bob"], State.ACTIVE)
+    path = path.replace("BOBS_PLAN", reverse("accounts:user_plan", args=[cast["bob"].pk]))
+    client = client_for(cast[who])
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    assert client.get(path).status_code == status
+    (line,) = [r for r in caplog.records if r.name == "django.request"]
+    assert line.getMessage() == message.replace("BOBS_PLAN", path)
+    assert line.levelname == "INFO"
+    assert line.exc_info is None and line.exc_text is None
+    assert "Traceback" not in caplog.text
+
+
+def test_a_failure_of_ours_is_still_an_error_with_its_traceback(alice, caplog, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("accounts.views.user_list_for_admin", broken)
+    client = client_for(alice)
+    client.raise_request_exception = False
+    assert client.get(reverse("accounts:user_list")).status_code == 500
+    (line,) = [r for r in caplog.records if r.name == "django.request"]
+    assert line.levelname == "ERROR" and line.exc_info
+
+
 # --- Login throttling (django-axes) --------------------------------------------
 
 
@@ -160,6 +296,142 @@ def test_it_lets_the_user_in_again_after_the_cool_off(alice, settings):
     response = _log_in(client, alice.email, PASSWORD)
     assert response.status_code == 302
     assert client.get(reverse("accounts:home")).status_code == 200
+
+
+ADMIN_LOGIN = "/django-admin/login/"
+PASSWORD_CHANGE = reverse("accounts:password_change")
+# One person, spelled five ways: every one of them is the same lockout key.
+SPELLINGS = (
+    "alice@acme.example",
+    "ALICE@ACME.EXAMPLE",
+    "Alice@Acme.Example",
+    " aLiCe@acme.example ",
+    "alice@ACME.example",
+)
+
+
+def _admin_log_in(client: Client, email: str, password: str):
+    return client.post(
+        ADMIN_LOGIN, {"username": email, "password": password, "next": "/django-admin/"}
+    )
+
+
+def _without_tokens(response) -> str:
+    """The page as a visitor compares it: the per-request CSRF token aside."""
+    return re.sub(r'value="[^"]{32,}"', 'value=""', response.content.decode())
+
+
+@pytest.mark.parametrize("log_in", [_log_in, _admin_log_in], ids=["login", "django-admin"])
+def test_both_login_pages_share_one_counter_whatever_the_case(alice, settings, log_in):
+    """Failures on /login/ and /django-admin/login/, in any spelling of the address,
+    add up to one lockout; then neither page lets the right password through."""
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        attempt = _log_in if i % 2 else _admin_log_in
+        response = attempt(client, SPELLINGS[i % len(SPELLINGS)], "wrong password")
+    assert response.status_code == 429
+    assert AccessAttempt.objects.count() == 1  # one key: alice@acme.example from here
+    assert AccessAttempt.objects.get().username == "alice@acme.example"
+    for spelling in SPELLINGS:
+        assert log_in(client, spelling, PASSWORD).status_code == 429, spelling
+
+
+@pytest.mark.parametrize("log_in", [_log_in, _admin_log_in], ids=["login", "django-admin"])
+def test_while_locked_a_right_and_a_wrong_password_get_the_same_answer(alice, settings, log_in):
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        _admin_log_in(client, SPELLINGS[i % len(SPELLINGS)], "wrong password")
+    for spelling in SPELLINGS:
+        right = log_in(client, spelling, PASSWORD)
+        wrong = log_in(client, spelling, "wrong password")
+        assert (right.status_code, _without_tokens(right)) == (
+            wrong.status_code,
+            _without_tokens(wrong),
+        ), spelling
+        assert right.status_code == 429
+    assert not Session.objects.exists()
+
+
+def test_the_django_admin_answers_a_users_right_password_as_a_wrong_one(alice, settings):
+    """Only superusers may use the admin site: anyone else's right password is
+    refused as a wrong one, and counted, so the answer tells nothing at any try."""
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT - 1):
+        right = _admin_log_in(client, SPELLINGS[i], PASSWORD)
+        assert right.status_code == 200
+        assert "Please enter the correct" in right.content.decode()
+    # The try that reaches the limit: the right password is answered as a wrong one.
+    assert _admin_log_in(client, alice.email, PASSWORD).status_code == 429
+
+
+def test_a_superuser_still_logs_in_to_the_django_admin(db):
+    User.objects.create_superuser(email="root@ops.example", password=PASSWORD, name="Root")
+    client = Client()
+    response = _admin_log_in(client, "Root@OPS.example", PASSWORD)
+    assert (response.status_code, response["Location"]) == (302, "/django-admin/")
+    assert client.get("/django-admin/").status_code == 200
+
+
+def _change_password(client: Client, old: str, path: str = PASSWORD_CHANGE):
+    return client.post(
+        path, {"old_password": old, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+
+
+def test_wrong_current_passwords_count_towards_the_same_lockout(alice, settings):
+    """Changing the password takes the current one: guesses there are log-in failures
+    of the same key, and a locked-out account cannot change its password either."""
+    client = client_for(alice)
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = _change_password(client, "wrong password")
+        assert response.status_code == 200
+        assert "Your old password was entered incorrectly" in response.content.decode()
+    assert _log_in(Client(), "ALICE@acme.example", "wrong password").status_code == 429
+    right = _change_password(client, PASSWORD)
+    wrong = _change_password(client, "wrong password")
+    assert right.status_code == wrong.status_code == 429
+    assert User.objects.get(pk=alice.pk).check_password(PASSWORD)
+
+
+def test_the_django_admin_password_change_counts_too(settings, db):
+    root = User.objects.create_superuser(email="root@ops.example", password=PASSWORD, name="Root")
+    client = client_for(root)
+    path = reverse("admin:password_change")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _change_password(client, "wrong password", path).status_code == 200
+    done = _change_password(client, PASSWORD, path)  # not locked yet: it works
+    assert (done.status_code, done["Location"]) == (302, reverse("admin:password_change_done"))
+    assert User.objects.get(pk=root.pk).check_password(NEW_PASSWORD)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _change_password(client, "wrong password", path)
+    assert _change_password(client, NEW_PASSWORD, path).status_code == 429
+
+
+def test_the_lockout_page_says_how_long_in_words(alice, settings):
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = _log_in(client, alice.email, "wrong password")
+    html = response.content.decode()
+    assert "Wait 15 minutes and try again" in html
+    assert "PT15M" not in html
+
+
+@pytest.mark.parametrize(
+    ("delta", "words"),
+    [
+        (timedelta(seconds=30), "1 minute"),
+        (timedelta(minutes=1), "1 minute"),
+        (timedelta(minutes=15), "15 minutes"),
+        (timedelta(hours=1), "1 hour"),
+        (timedelta(hours=1, minutes=30), "1 hour 30 minutes"),
+        (timedelta(hours=2, minutes=1), "2 hours 1 minute"),
+        (timedelta(days=1), "24 hours"),
+    ],
+)
+def test_cool_off_times_read_as_words(delta, words):
+    from accounts.security import cool_off_in_words
+
+    assert cool_off_in_words(delta) == words
 
 
 # --- Production settings -------------------------------------------------------
@@ -247,6 +519,55 @@ def test_it_sends_the_security_headers(world, who, client):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_every_page_of_a_logged_in_user_is_kept_out_of_caches(cast, make_profile):
+    """Account, billing and every admin page: nothing stays in a shared browser's cache
+    after logging out. (Pages that set Cache-Control themselves keep theirs.)"""
+    make_profile(cast["bob"], State.ACTIVE)
+    pages = {
+        "bob": [reverse("accounts:account"), reverse("billing:profile_edit"), "/"],
+        "alice": [
+            reverse("accounts:user_list"),
+            reverse("accounts:user_plan", args=[cast["bob"].pk]),
+            reverse("billing:profile_detail", args=[cast["bob"].pk]),
+            reverse("billing:profile_history", args=[cast["bob"].pk]),
+            reverse("accounts:tenant_settings"),
+            "/no-such-page/",
+        ],
+        "root": admin_site_urls(),
+    }
+    for who, paths in pages.items():
+        client = client_for(cast[who])
+        for path in paths:
+            response = client.get(path)
+            assert "no-store" in response.get("Cache-Control", ""), (who, path)
+
+
+def test_static_files_and_anonymous_pages_keep_their_caching(cast):
+    client = client_for(cast["alice"])
+    static = client.get("/static/css/app.css")
+    assert static.status_code == 200
+    assert "no-store" not in static.get("Cache-Control", "")
+    assert "Cache-Control" not in Client().get(reverse("accounts:password_reset"))
+
+
+@pytest.mark.parametrize("who", ["anonymous", "alice"])
+def test_every_response_refuses_the_browser_features_we_do_not_use(cast, who):
+    client = client_for(cast[who])
+    responses = [
+        client.get(LOGIN),
+        client.get(reverse("accounts:user_list")),
+        client.get("/no-such-page/"),
+        client.get("/static/css/app.css"),
+        client.generic("POST", LOGIN, b"a=b", content_type="text/plain; charset=hex"),
+    ]
+    for response in responses:
+        policy = dict(
+            item.strip().split("=", 1) for item in response["Permissions-Policy"].split(",")
+        )
+        for feature in ("camera", "microphone", "geolocation", "payment", "usb"):
+            assert policy[feature] == "()", (response.status_code, feature)
 
 
 INLINE = [

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import dj_database_url
 import pytest
@@ -37,6 +37,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 HOST = "ccm.example.com"
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 START_TIMEOUT = 60
+PASSWORD = "a long passphrase for serving"
+LOGIN_USERS = ("proxied@acme.example", "direct@acme.example", "charset@acme.example")
+CREATE_USERS = (
+    "from accounts.models import User\n"
+    f"for email in {LOGIN_USERS!r}:\n"
+    f"    User.objects.create_user(email, {PASSWORD!r}, name=email)\n"
+)
 
 
 @dataclass
@@ -55,16 +62,49 @@ class Server:
     def get(self, path: str, *, host: str = HOST, https: bool = True, **headers: str) -> Response:
         """GET as the TLS-terminating proxy in front would pass it on (``https=False``:
         a request that came in over plain HTTP)."""
+        return self.request("GET", path, host=host, https=https, **headers)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        host: str = HOST,
+        https: bool = True,
+        **headers: str,
+    ) -> Response:
         sent = {"Host": host, **{k.replace("_", "-"): v for k, v in headers.items()}}
         if https:
             sent["X-Forwarded-Proto"] = "https"
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            connection.request("GET", path, headers=sent)
+            connection.request(method, path, body=body, headers=sent)
             response = connection.getresponse()
             return Response(response.status, response.headers, response.read())
         finally:
             connection.close()
+
+    def log_in(self, email: str, password: str, *, charset: str = "", **headers: str) -> Response:
+        """Log in as a browser does, behind the proxy: fetch the form (its CSRF cookie
+        and token), then post it, with ``headers`` on both requests."""
+        page = self.get("/login/", **headers)
+        cookie = page.headers["Set-Cookie"].split(";", 1)[0]
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body)[1]
+        form = urlencode(
+            {"csrfmiddlewaretoken": token.decode(), "username": email, "password": password}
+        )
+        content_type = "application/x-www-form-urlencoded"
+        return self.request(
+            "POST",
+            "/login/",
+            form.encode(),
+            Cookie=cookie,
+            Origin=f"https://{HOST}",
+            Referer=f"https://{HOST}/login/",
+            Content_Type=f"{content_type}; charset={charset}" if charset else content_type,
+            **headers,
+        )
 
 
 def _run(args: list[str], env: dict[str, str]) -> None:
@@ -165,15 +205,7 @@ def production_env(database_url: str, static_root: Path, **extra: str) -> dict[s
     )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("serving")
-    static_root = folder / "static"
-    env = production_env(database_url, static_root, WEB_CONCURRENCY="2")
-    _run([sys.executable, "manage.py", "migrate", "--noinput"], env)
-    _run([sys.executable, "manage.py", "collectstatic", "--noinput"], env)
-
-    log = folder / "gunicorn.log"
+def _gunicorn(env: dict[str, str], static_root: Path, log: Path) -> Iterator[Server]:
     gunicorn = [sys.executable, "-m", "gunicorn", "-c", "ccm/gunicorn.conf.py"]
     process = _start([*gunicorn, "--bind", "127.0.0.1:0"], env, log)
     try:
@@ -181,6 +213,32 @@ def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Itera
         yield Server(int(listening[1]), static_root, log)
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Server]:
+    """As `make serve` with no proxy count set: gunicorn reached straight, or through a
+    proxy whose X-Forwarded-For must then be ignored."""
+    folder = tmp_path_factory.mktemp("serving")
+    static_root = folder / "static"
+    env = production_env(database_url, static_root, WEB_CONCURRENCY="2")
+    _run([sys.executable, "manage.py", "migrate", "--noinput"], env)
+    _run([sys.executable, "manage.py", "collectstatic", "--noinput"], env)
+    # Someone to log in as, for each test that does (each its own, so that the
+    # lockouts they cause stay apart), on every server of this module.
+    _run([sys.executable, "manage.py", "shell", "-c", CREATE_USERS], env)
+    yield from _gunicorn(env, static_root, folder / "gunicorn.log")
+
+
+@pytest.fixture(scope="module")
+def proxied_server(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, server: Server
+) -> Iterator[Server]:
+    """The same app and database (`server` migrated it), told that one proxy is in
+    front (PROXY_COUNT=1), as README's nginx example is."""
+    folder = tmp_path_factory.mktemp("serving-proxied")
+    env = production_env(database_url, server.static_root, WEB_CONCURRENCY="2", PROXY_COUNT="1")
+    yield from _gunicorn(env, server.static_root, folder / "gunicorn.log")
 
 
 def test_it_serves_the_login_page_with_the_security_headers(server: Server):
@@ -193,6 +251,7 @@ def test_it_serves_the_login_page_with_the_security_headers(server: Server):
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "same-origin"
     assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "camera=()" in headers["Permissions-Policy"]
     assert "Secure" in headers["Set-Cookie"]
     # The access log goes to the server's output, for the process manager.
     time.sleep(0.2)
@@ -284,3 +343,68 @@ def test_make_serve_runs_the_app_and_the_mail_worker_and_stops_both(tmp_path: Pa
         assert "Mail worker stopped." in output
     finally:
         _stop(make)
+
+
+# --- Login throttling behind the proxy -----------------------------------------
+#
+# Documentation addresses stand for two people on the internet; the test is the
+# proxy, which appends the address it received the request from to X-Forwarded-For
+# (nginx's $proxy_add_x_forwarded_for), after whatever the client sent.
+MALLORY, ALICE = "203.0.113.5", "198.51.100.7"
+LIMIT = 5  # AXES_FAILURE_LIMIT's default, which the servers run with
+
+
+def _lock_out(server: Server, email: str, forwarded_for: str) -> None:
+    for _ in range(LIMIT):
+        response = server.log_in(email, "wrong password", X_Forwarded_For=forwarded_for)
+    assert response.status == 429, response.body[:500]
+
+
+def test_behind_one_proxy_clients_are_counted_apart(proxied_server: Server):
+    """Mallory locking out an address from hers does not lock it out for Alice, even
+    when Mallory says she is Alice; and Mallory cannot unlock herself by claiming to
+    be someone else."""
+    email = "proxied@acme.example"
+    _lock_out(proxied_server, email, MALLORY)
+    assert proxied_server.log_in(email, PASSWORD, X_Forwarded_For=MALLORY).status == 429
+    assert (
+        proxied_server.log_in(email, PASSWORD, X_Forwarded_For=f"{ALICE}, {MALLORY}").status == 429
+    )
+    assert proxied_server.log_in(email, PASSWORD, X_Forwarded_For=ALICE).status == 302
+
+
+def test_with_no_proxy_x_forwarded_for_is_ignored(server: Server):
+    """No proxy configured: the address is the connection's, whatever the client puts
+    in X-Forwarded-For, so it cannot pick a fresh address for each guess."""
+    email = "direct@acme.example"
+    _lock_out(server, email, MALLORY)
+    assert server.log_in(email, PASSWORD, X_Forwarded_For=ALICE).status == 429
+    assert server.log_in(email, PASSWORD).status == 429
+
+
+# --- Requests in a charset Django cannot read --------------------------------------
+
+
+@pytest.mark.parametrize("charset", ["rot13", "hex", "utf-16", "nope", "latin-1"])
+def test_a_login_in_an_unreadable_charset_gets_a_400_and_one_log_line(server: Server, charset):
+    before = server.log.read_text()
+    response = server.log_in("charset@acme.example", PASSWORD, charset=charset)
+    assert response.status == 400
+    assert b"could not read" in response.body
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+    # The query string is read with the declared charset too (whatever the body):
+    # for "rot13" or "hex" Django would fail building the request, before any
+    # middleware. Latin-1 reads ASCII as ASCII: only a form body must be UTF-8.
+    readable = charset == "latin-1"
+    query = server.request(
+        "GET", "/login/?next=%2Faccount%2F", Content_Type=f"text/plain; charset={charset}"
+    )
+    assert query.status == (200 if readable else 400)
+    time.sleep(0.2)
+    logged = server.log.read_text()[len(before) :]
+    assert "Traceback" not in logged
+    refusals = [line for line in logged.splitlines() if "unreadable charset" in line]
+    assert len(refusals) == (1 if readable else 2), logged
+    assert all(" WARNING django.request Bad Request" in line for line in refusals), refusals
+    # The same log-in in UTF-8 goes through.
+    assert server.log_in("charset@acme.example", PASSWORD, charset="utf-8").status == 302

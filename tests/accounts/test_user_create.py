@@ -132,3 +132,21 @@ def test_the_service_refuses_a_duplicate_even_without_the_form(alice, acme, bob)
         services.user_create(
             actor=alice, tenant=acme, name="Bob 2", email="Bob@Acme.example", plan=None
         )
+
+
+def _email_error(response) -> str:
+    return re.search(r'id="error_\d+_id_email"[^>]*>(.*?)</', response.content.decode(), re.S)[1]
+
+
+def test_an_address_in_another_tenant_is_refused_in_the_same_words(alice, bob, charlie):
+    """E-mail addresses are global login names, so an address taken anywhere is
+    refused; the words must not tell another tenant's user from one of this tenant,
+    nor name a tenant."""
+    same = _email_error(_post(alice, email="bob@acme.example"))
+    other = _email_error(_post(alice, email="charlie@globex.example"))
+    assert same.replace("bob@acme.example", "ADDRESS") == other.replace(
+        "charlie@globex.example", "ADDRESS"
+    )
+    assert "already exists" in other
+    for tenant in ("Globex", "globex", "Acme", "tenant"):
+        assert tenant not in other.replace("charlie@globex.example", "")

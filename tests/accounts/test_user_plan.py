@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from django.urls import reverse
 
 from accounts.models import Plan, User
-from tests.helpers import client_for
+from tests.helpers import client_for, db_snapshot
 
 
 def url(user) -> str:
@@ -44,3 +45,49 @@ def test_a_plan_of_another_tenant_is_refused(alice, bob, paid_plan, globex):
     assert response.status_code == 200
     assert "Pick one of your tenant&#x27;s plans." in response.content.decode()
     assert User.objects.get(pk=bob.pk).plan == paid_plan
+
+
+OWN_PLAN_REFUSAL = "You cannot change your own plan: another admin must do it."
+
+
+def test_the_service_refuses_an_admins_own_plan(alice, paid_plan, bundle):
+    from accounts import services
+
+    with pytest.raises(services.AccountError, match="You cannot change your own plan"):
+        services.user_change_plan(actor=alice, user=alice, plan=paid_plan)
+    assert User.objects.get(pk=alice.pk).plan == bundle
+
+
+def test_another_admin_changes_an_admins_plan(alice, dora, paid_plan):
+    client_for(dora).post(url(alice), {"plan": paid_plan.pk})
+    assert User.objects.get(pk=alice.pk).plan == paid_plan
+
+
+def test_an_admins_own_change_plan_page_says_no_up_front(alice, bob):
+    client = client_for(alice)
+    save = '<button type="submit" class="btn btn-primary">'
+    html = client.get(url(alice)).content.decode()
+    assert OWN_PLAN_REFUSAL in html
+    assert "<select" not in html and save not in html
+    other = client.get(url(bob)).content.decode()  # what she gets for someone else
+    assert OWN_PLAN_REFUSAL not in other
+    assert "<select" in other and save in other
+
+
+def test_posting_an_admins_own_plan_changes_nothing(alice, paid_plan, bundle):
+    client = client_for(alice)
+    before = db_snapshot()
+    response = client.post(url(alice), {"plan": paid_plan.pk, "next": "/admin/users/"})
+    assert response.status_code == 200
+    assert OWN_PLAN_REFUSAL in response.content.decode()
+    assert db_snapshot() == before
+    assert User.objects.get(pk=alice.pk).plan == bundle
+
+
+def test_the_users_page_offers_no_change_plan_on_the_admins_own_row(alice, dora, bob):
+    html = client_for(alice).get(reverse("accounts:user_list")).content.decode()
+    assert reverse("accounts:user_plan", args=[alice.pk]) not in html
+    assert reverse("accounts:user_plan", args=[bob.pk]) in html
+    assert reverse("accounts:user_plan", args=[dora.pk]) in html
+    other = client_for(dora).get(reverse("accounts:user_list")).content.decode()
+    assert reverse("accounts:user_plan", args=[alice.pk]) in other
