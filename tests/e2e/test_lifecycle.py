@@ -42,7 +42,7 @@ def test_a_declined_profile_goes_back_with_a_reason_and_comes_back_corrected(
     dialog.get_by_role("button", name="Decline").click()  # without a reason
     # The popup's form went to its page, which says what to fix; nothing changed.
     expect(
-        admin.get_by_text("Give a reason: the user reads it to know what to correct.")
+        admin.get_by_text("Give a reason: the user reads it to know what to correct.", exact=True)
     ).to_be_visible()
     assert PaymentProfile.objects.get(user=bob).state == State.PENDING
     admin.get_by_label("Reason").fill(REASON)
