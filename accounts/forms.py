@@ -7,9 +7,15 @@ from django.contrib.admin.forms import AdminPasswordChangeForm
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm
 from django.http import HttpRequest
+from django.utils import timezone
 
 from accounts.models import Plan, Tenant, User
 from accounts.selectors import DEFAULT_SORT, STATUS_FILTERS, USER_SORTS
+from accounts.services import (
+    PASSWORD_LINKS_PER_HOUR,
+    password_link_available_at,
+    password_link_requested,
+)
 
 
 class LoginForm(AuthenticationForm):
@@ -44,6 +50,21 @@ class PasswordLinkForm(PasswordResetForm):
 
     def get_users(self, email):
         return User.objects.filter(email__iexact=email.strip(), is_active=True)
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        again = password_link_available_at(email)
+        if again is not None:
+            raise forms.ValidationError(
+                f"We have sent {PASSWORD_LINKS_PER_HOUR} links to this address in the last "
+                "hour. Check your inbox and spam folder, or ask again after "
+                f"{timezone.localtime(again):%H:%M}."
+            )
+        return email
+
+    def save(self, *args, **kwargs) -> None:
+        password_link_requested(self.cleaned_data["email"])
+        super().save(*args, **kwargs)
 
 
 class ThrottledOldPassword:

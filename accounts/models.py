@@ -149,3 +149,19 @@ class User(AbstractBaseUser, PermissionsMixin):
             and self.plan_id
             and self.plan.is_paid_subscription
         )
+
+
+class PasswordLinkRequest(models.Model):
+    """One "Forgot your password" request, for at most PASSWORD_LINKS_PER_HOUR links
+    to one address an hour. Kept for every address typed, known or not (so the
+    limit says nothing about which addresses have accounts), and only as a keyed
+    hash of it; rows older than a day are deleted as new ones come in."""
+
+    email_digest = models.CharField(max_length=64)
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["email_digest", "requested_at"], name="password_link_idx")]
+
+    def __str__(self) -> str:
+        return f"Password link requested at {self.requested_at:%Y-%m-%d %H:%M}"

@@ -7,16 +7,19 @@ Each service is atomic and takes keyword arguments only. A refusal raises
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.mail import absolute_url, queue_mail
-from accounts.models import EMAIL_TAKEN, Plan, Tenant, User
+from accounts.models import EMAIL_TAKEN, PasswordLinkRequest, Plan, Tenant, User
 
 logger = logging.getLogger(__name__)
 
@@ -149,3 +152,33 @@ def tenant_update_settings(*, tenant: Tenant, require_payment_profile: bool) -> 
     tenant.require_payment_profile = require_payment_profile
     tenant.save(update_fields=["require_payment_profile"])
     return tenant
+
+
+# "Forgot your password": links to one address per hour. Each is an e-mail anyone
+# can make us send without logging in.
+PASSWORD_LINKS_PER_HOUR = 3
+
+
+def _digest(email: str) -> str:
+    return salted_hmac("accounts.password_link", email.strip().lower()).hexdigest()
+
+
+def password_link_available_at(email: str) -> datetime | None:
+    """When another password link may be sent to `email` (None: now)."""
+    since = timezone.now() - timedelta(hours=1)
+    sent = list(
+        PasswordLinkRequest.objects.filter(email_digest=_digest(email), requested_at__gt=since)
+        .order_by("requested_at")
+        .values_list("requested_at", flat=True)[:PASSWORD_LINKS_PER_HOUR]
+    )
+    if len(sent) < PASSWORD_LINKS_PER_HOUR:
+        return None
+    return sent[0] + timedelta(hours=1)
+
+
+@transaction.atomic
+def password_link_requested(email: str) -> None:
+    """Count a password link for `email` (known or not), and forget day-old counts."""
+    now = timezone.now()
+    PasswordLinkRequest.objects.filter(requested_at__lt=now - timedelta(days=1)).delete()
+    PasswordLinkRequest.objects.create(email_digest=_digest(email), requested_at=now)

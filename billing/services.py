@@ -133,7 +133,7 @@ def _check_save_rate(profile: PaymentProfile) -> None:
     since = timezone.now() - timedelta(hours=1)
     saves = (
         StateLog.objects.for_(profile)
-        .filter(transition__in=("submit", CHANGE_SUBMIT), timestamp__gte=since)
+        .filter(transition__in=("submit", CHANGE_SUBMIT), timestamp__gt=since)
         .order_by("timestamp")
         .values_list("timestamp", flat=True)
     )

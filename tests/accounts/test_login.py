@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+import time_machine
 from django.urls import reverse
+from mailer.models import Message
 
+from accounts.models import PasswordLinkRequest
 from tests.helpers import PASSWORD, client_for
 
 URL = reverse("accounts:login")
@@ -75,3 +79,37 @@ def test_it_sends_no_password_link_to_a_disabled_user(acme):
     )
     assert response.status_code == 302  # the same answer, so addresses can't be probed
     assert not Message.objects.exists()
+
+
+def test_it_sends_at_most_three_password_links_an_hour_to_one_address(alice):
+    with time_machine.travel("2026-11-26 09:00Z", tick=False) as clock:
+        client = client_for(None)
+        url = reverse("accounts:password_reset")
+        for _ in range(3):
+            assert client.post(url, {"email": "ALICE@acme.example"}).status_code == 302
+        response = client.post(url, {"email": alice.email})
+        assert response.status_code == 200
+        assert (
+            "We have sent 3 links to this address in the last hour. Check your inbox and "
+            "spam folder, or ask again after 10:00." in response.content.decode()
+        )
+        assert Message.objects.count() == 3
+        # Another address is not held back by this one.
+        assert client.post(url, {"email": "dora@acme.example"}).status_code == 302
+
+        clock.shift(timedelta(hours=1))
+        assert client.post(url, {"email": alice.email}).status_code == 302
+        assert Message.objects.count() == 4
+
+
+def test_it_counts_addresses_without_an_account_the_same_way(db):
+    """The limit does not tell an address with an account from one without."""
+    client = client_for(None)
+    url = reverse("accounts:password_reset")
+    for _ in range(3):
+        assert client.post(url, {"email": "nobody@acme.example"}).status_code == 302
+    assert (
+        "We have sent 3 links"
+        in client.post(url, {"email": "nobody@acme.example"}).content.decode()
+    )
+    assert not PasswordLinkRequest.objects.filter(email_digest__icontains="nobody").exists()
