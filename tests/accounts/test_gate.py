@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from billing.models import State
+from billing.models import PaymentProfile, State
 from tests.helpers import client_for
 
 GATE = reverse("billing:gate")
@@ -81,3 +81,12 @@ def test_it_leaves_static_files_and_logout_open(bob):
     assert client.get("/static/css/app.css").status_code == 200
     response = client.post(reverse("accounts:logout"))
     assert response.status_code == 302 and response["Location"] == reverse("accounts:login")
+
+
+@pytest.mark.parametrize("reason", ["Moved to finance.", "Moved to finance"])
+def test_it_shows_a_deactivation_reason_with_its_own_punctuation_only(bob, make_profile, reason):
+    make_profile(bob, State.INACTIVE)
+    PaymentProfile.objects.filter(user=bob).update(deactivation_reason=reason)
+    html = client_for(bob).get(GATE).content.decode()
+    assert f"“{reason}”" in html
+    assert "finance.." not in html and "finance.”." not in html and "finance”." not in html

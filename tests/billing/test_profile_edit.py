@@ -156,3 +156,12 @@ def test_it_prefills_saved_invoice_details(bob, make_profile):
     form = client_for(bob).get(URL).context["form"]
     assert form["method"].value() == Method.INVOICE
     assert form["company_name"].value() == "Acme Corp"
+
+
+@pytest.mark.parametrize("reason", ["Moved to finance.", "Moved to finance"])
+def test_it_shows_a_deactivation_reason_with_its_own_punctuation_only(bob, make_profile, reason):
+    make_profile(bob, State.INACTIVE)
+    PaymentProfile.objects.filter(user=bob).update(deactivation_reason=reason)
+    html = client_for(bob).get(URL).content.decode()
+    assert f"“{reason}”" in html
+    assert "finance.." not in html and "finance.”." not in html and "finance." + " Saving" not in html
