@@ -6,6 +6,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
 from django.utils import timezone
+from django.utils.html import format_html
 
 from billing.gateway import ascii_digits, card_brand, cvc_length, expiry_passed, luhn_ok
 from billing.models import INVOICE_FIELDS, Method, PaymentProfile
@@ -106,9 +107,11 @@ class PaymentProfileForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._mark_required()
         self.helper = FormHelper()
         self.helper.form_id = "payment-profile-form"
         self.helper.layout = Layout(
+            HTML('<p class="form-text mt-0">* required</p>'),
             "method",
             Fieldset(
                 "Credit Card",
@@ -151,6 +154,19 @@ class PaymentProfileForm(forms.Form):
             ),
         )
         self.helper.add_input(Submit("save", "Save", css_class="px-4"))
+
+    def _mark_required(self) -> None:
+        """An asterisk on every field its method requires (_REQUIRED_FOR), like the
+        one crispy puts on Payment Method. The fields stay optional to Django and the
+        browser (no `required`: the other method's fields are hidden, and empty); the
+        asterisk is hidden from screen readers, which hear aria-required instead."""
+        for fields in _REQUIRED_FOR.values():
+            for name in fields:
+                field = self.fields[name]
+                field.label = format_html(
+                    '{}<span class="asteriskField" aria-hidden="true">*</span>', field.label
+                )
+                field.widget.attrs["aria-required"] = "true"
 
     @classmethod
     def initial_from(cls, profile: PaymentProfile) -> dict:

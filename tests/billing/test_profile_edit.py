@@ -16,7 +16,9 @@ URL = reverse("billing:profile_edit")
 
 
 def labels(html: str) -> set[str]:
-    return {" ".join(m.split()) for m in re.findall(r"<label[^>]*>(.*?)</label>", html, re.S)}
+    """The labels' texts, without the required marker."""
+    found = re.findall(r"<label[^>]*>(.*?)</label>", html, re.S)
+    return {" ".join(re.sub(r"<[^>]+>|\*", " ", m).split()) for m in found}
 
 
 def test_it_shows_the_seed_wording_with_credit_card_preselected(bob):
@@ -64,7 +66,7 @@ def test_it_saves_an_invoice_profile_as_pending(alice, bob):
     html = response.content.decode()
     assert "pending activation by your admin" in html
     assert "cannot use CloudCenter" in html
-    assert '<a href="/account/billing/" class="billing-link">Invoice</a>' in html
+    assert '<span class="billing-method">Invoice</span>' in html  # this page: text, not a link
     account = client.get(reverse("accounts:account")).content.decode()
     assert 'class="billing-link">Invoice</a>' in account
     assert "Pending activation" in account
@@ -82,7 +84,7 @@ def test_it_saves_a_card_and_never_keeps_or_shows_its_number(alice, bob, caplog)
         "Visa",
         "4242",
     )
-    assert 'class="billing-link">Credit Card</a>' in response.content.decode()
+    assert 'class="billing-method">Credit Card</span>' in response.content.decode()
     assert "Visa ending in 4242" in response.content.decode()
     row = PaymentProfile.objects.filter(pk=profile.pk).values().get()
     assert not any(CARD_NUMBER in str(value) for value in row.values())
@@ -164,4 +166,48 @@ def test_it_shows_a_deactivation_reason_with_its_own_punctuation_only(bob, make_
     PaymentProfile.objects.filter(user=bob).update(deactivation_reason=reason)
     html = client_for(bob).get(URL).content.decode()
     assert f"“{reason}”" in html
-    assert "finance.." not in html and "finance.”." not in html and "finance." + " Saving" not in html
+    assert "finance.." not in html and "finance.”." not in html
+
+
+def main_of(html: str) -> str:
+    return html.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def text_of(fragment: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", fragment).split())
+
+
+@pytest.mark.parametrize("method", [None, Method.INVOICE, Method.CREDIT_CARD])
+def test_it_says_billing_information_once_and_does_not_link_to_itself(bob, make_profile, method):
+    if method:
+        make_profile(bob, State.PENDING, method)
+    main = main_of(client_for(bob).get(URL).content.decode())
+    assert text_of(main).count("Billing Information") == 1
+    assert f'href="{URL}"' not in main
+    assert re.findall(r"<h[1-6][^>]*>(.*?)</h[1-6]>", main, re.S) == ["Payment Information"]
+    label = "Not set up" if method is None else dict(Method.choices)[method]
+    assert f"Billing Information: {label}" in text_of(main)
+
+
+def test_it_marks_exactly_the_fields_required_for_their_method(bob):
+    html = main_of(client_for(bob).get(URL).content.decode())
+    captions = re.findall(r"<(?:label|legend)[^>]*>(.*?)</(?:label|legend)>", html, re.S)
+    marked = {text_of(c).rstrip("*").strip() for c in captions if "*" in text_of(c)}
+    assert marked == {
+        "Payment Method",
+        "Cardholder Name",
+        "Card Number",
+        "Expiry (MM/YY)",
+        "CVC",
+        "Company Name",
+        "Billing Contact",
+        "Billing Email",
+        "Address",
+        "City",
+        "Postal Code",
+        "Country",
+    }
+    assert "* required" in text_of(html)
+    # Required for one method only, so no browser-enforced `required` on them.
+    assert 'aria-required="true"' in html
+    assert not re.search(r'<input[^>]*name="(?!method)[^"]*"[^>]*\srequired[\s>]', html)

@@ -65,12 +65,12 @@ def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
     page.get_by_role("radio", name="Invoice").check()
     expect(page.get_by_label("Card Number")).to_be_hidden()
     for label, value in INVOICE.items():
-        page.get_by_label(label, exact=True).fill(value)
+        page.get_by_role("textbox", name=label, exact=True).fill(value)
     shot(page, "invoice-filled", key="payment-information-invoice")
     page.get_by_role("button", name="Save").click()
 
     expect(page.get_by_role("alert").filter(has_text=PENDING_MESSAGE)).to_be_visible()
-    expect(page.get_by_role("link", name="Invoice", exact=True)).to_be_visible()
+    expect(page.get_by_text("Billing Information: Invoice", exact=True)).to_be_visible()
     expect(page.get_by_text("Pending activation", exact=True)).to_be_visible()
     shot(page, "pending", key="pending")
 
@@ -119,7 +119,7 @@ def test_it_shows_a_bad_card_number_without_echoing_it_then_saves_the_corrected_
     page.get_by_role("button", name="Save").click()
 
     expect(page.get_by_role("alert").filter(has_text=PENDING_MESSAGE)).to_be_visible()
-    expect(page.get_by_role("link", name="Credit Card", exact=True)).to_be_visible()
+    expect(page.get_by_text("Billing Information: Credit Card", exact=True)).to_be_visible()
     expect(page.get_by_text("Card on file: Visa ending in 4242")).to_be_visible()
     expect(page.get_by_label("Card Number")).to_have_value("")
     shot(page, "card-pending")
@@ -156,10 +156,10 @@ def test_it_sets_up_an_invoice_with_javascript_off(no_js_context, bob: User, sho
     assert not PaymentProfile.objects.filter(user=bob).exclude(state=State.NONE).exists()
 
     for label, value in INVOICE.items():
-        page.get_by_label(label, exact=True).fill(value)
+        page.get_by_role("textbox", name=label, exact=True).fill(value)
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert").filter(has_text=PENDING_MESSAGE)).to_be_visible()
-    expect(page.get_by_role("link", name="Invoice", exact=True)).to_be_visible()
+    expect(page.get_by_text("Billing Information: Invoice", exact=True)).to_be_visible()
     shot(page, "invoice-pending-no-js")
 
     profile = PaymentProfile.objects.get(user=bob)
