@@ -23,6 +23,9 @@ from billing.models import CARD_FIELDS, INVOICE_FIELDS, Method, PaymentProfile, 
 logger = logging.getLogger(__name__)
 
 
+NO_CARD_ON_FILE = "There is no card on file to keep: enter the card number and CVC."
+
+
 class PaymentProfileError(Exception):
     """A refused act; ``str(error)`` is a message for the person who asked."""
 
@@ -39,6 +42,17 @@ class CardInput:
 
     def __repr__(self) -> str:
         return f"CardInput(cardholder={self.cardholder!r}, number='…{self.number[-4:]}')"
+
+
+@dataclass(frozen=True)
+class CardOnFile:
+    """Keep the card on file (its token, brand and last four digits) and change only
+    what may change without the number: the cardholder name and the expiry, as
+    card-on-file systems allow for the same card. Carries no number and no CVC."""
+
+    cardholder: str
+    exp_month: int
+    exp_year: int
 
 
 def _locked_profile(user: User) -> PaymentProfile:
@@ -67,18 +81,24 @@ def _details_snapshot(profile: PaymentProfile) -> tuple:
 
 
 def payment_profile_submit(
-    *, user: User, method: str, details: dict[str, str], card: CardInput | None = None
+    *,
+    user: User,
+    method: str,
+    details: dict[str, str],
+    card: CardInput | CardOnFile | None = None,
 ) -> PaymentProfile:
     """Save the user's billing details and put the profile up for activation.
 
     A card is turned into a token first, outside the transaction, so the
-    gateway's network time never holds a row lock. Raises ``CardError`` when the
-    gateway refuses the card and ``PaymentProfileError`` when the act is refused.
+    gateway's network time never holds a row lock. ``CardOnFile`` keeps the card
+    already saved (refused as ``CardError`` when there is none). Raises
+    ``CardError`` when the gateway refuses the card and ``PaymentProfileError``
+    when the act is refused.
     """
     if method not in Method.values:
         raise PaymentProfileError("Choose a payment method: Credit Card or Invoice.")
     token = None
-    if method == Method.CREDIT_CARD:
+    if method == Method.CREDIT_CARD and not isinstance(card, CardOnFile):
         if card is None:
             raise CardError("Enter the card details.")
         token = get_gateway().tokenize(
@@ -105,6 +125,12 @@ def payment_profile_submit(
             profile.card_exp_month = token.exp_month
             profile.card_exp_year = token.exp_year
             profile.card_token = token.token
+        elif isinstance(card, CardOnFile) and method == Method.CREDIT_CARD:
+            if not (profile.method == Method.CREDIT_CARD and profile.card_token):
+                raise CardError(NO_CARD_ON_FILE)
+            profile.cardholder_name = card.cardholder
+            profile.card_exp_month = card.exp_month
+            profile.card_exp_year = card.exp_year
         else:
             for field in CARD_FIELDS:
                 setattr(profile, field, None if field.startswith("card_exp") else "")

@@ -32,7 +32,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
     """The Payment Information page: choose Credit Card or Invoice, fill in, Save."""
     profile = request.user.payment_profile
     if request.method == "POST":
-        form = PaymentProfileForm(request.POST)
+        form = PaymentProfileForm(request.POST, profile=profile)
         if form.is_valid():
             try:
                 payment_profile_submit(
@@ -53,7 +53,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("billing:profile_edit")
     else:
-        form = PaymentProfileForm(initial=PaymentProfileForm.initial_from(profile))
+        form = PaymentProfileForm(initial=PaymentProfileForm.initial_from(profile), profile=profile)
     return render(
         request,
         "billing/profile_edit.html",

@@ -211,3 +211,14 @@ def test_it_marks_exactly_the_fields_required_for_their_method(bob):
     # Required for one method only, so no browser-enforced `required` on them.
     assert 'aria-required="true"' in html
     assert not re.search(r'<input[^>]*name="(?!method)[^"]*"[^>]*\srequired[\s>]', html)
+
+
+def test_it_asks_for_the_card_number_and_cvc_when_no_card_is_on_file_to_keep(
+    alice, bob, make_profile
+):
+    make_profile(bob, State.ACTIVE, Method.INVOICE)
+    response = client_for(bob).post(URL, {**CARD_POST, "card_number": "", "cvc": ""})
+    errors = response.context["form"].errors
+    assert "Enter the card number" in errors["card_number"][0]
+    assert "security code" in errors["cvc"][0]
+    assert PaymentProfile.objects.get(user=bob).method == Method.INVOICE

@@ -168,3 +168,61 @@ def test_it_sets_up_an_invoice_with_javascript_off(no_js_context, bob: User, sho
         Method.INVOICE,
         "Springfield",
     )
+
+
+AGAIN = "For your security, enter the card number and CVC again."
+
+
+def test_it_keeps_the_card_on_file_and_says_what_must_be_typed_again(
+    page: Page, bob: User, make_profile, shot
+) -> None:
+    make_profile(bob, State.ACTIVE, Method.CREDIT_CARD)
+    PaymentProfile.objects.filter(user=bob).update(cardholder_name="Bob User")
+    log_in(page, "bob@acme.example")
+    open_account(page, "Bob User")
+    open_payment_information(page, "Credit Card")
+
+    # What may be kept is prefilled; the number and the CVC never are.
+    expect(page.get_by_label("Cardholder Name")).to_have_value("Bob User")
+    expect(page.get_by_label("Expiry (MM/YY)")).to_have_value("04/31")
+    expect(page.get_by_label("Card Number")).to_have_value("")
+
+    # An error after typing a card: the number and CVC are gone, and the page says why.
+    page.get_by_label("Card Number").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiry (MM/YY)").fill("13/39")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Enter the expiry date as MM/YY, for example 04/29.")).to_be_visible()
+    expect(page.get_by_label("Card Number")).to_have_value("")
+    expect(page.get_by_label("Card Number")).to_have_accessible_description(AGAIN)
+    expect(page.get_by_label("CVC")).to_have_value("")
+    expect(page.get_by_label("CVC")).to_have_accessible_description(AGAIN)
+    expect(page.get_by_text(AGAIN).first).to_be_visible()
+    expect(page.get_by_label("Cardholder Name")).to_have_value("Bob User")
+    shot(page, "card-typed-again")
+    assert PaymentProfile.objects.get(user=bob).state == State.ACTIVE
+
+    # Only the cardholder name and the expiry change: the card on file is kept.
+    page.get_by_label("Cardholder Name").fill("Robert User")
+    page.get_by_label("Expiry (MM/YY)").fill("05/32")
+    page.get_by_role("button", name="Save").click()
+    expect(
+        page.get_by_role("alert").filter(has_text="Your payment profile is saved")
+    ).to_be_visible()
+    expect(page.get_by_text("Card on file: Visa ending in 4242, expires 05/32.")).to_be_visible()
+    expect(page.get_by_label("Cardholder Name")).to_have_value("Robert User")
+    expect(page.get_by_label("Expiry (MM/YY)")).to_have_value("05/32")
+    shot(page, "card-kept")
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert (profile.state, profile.method) == (State.PENDING, Method.CREDIT_CARD)
+    assert (profile.card_token, profile.card_brand, profile.card_last4) == (
+        "tok_test",
+        "Visa",
+        "4242",
+    )
+    assert (profile.cardholder_name, profile.card_exp_month, profile.card_exp_year) == (
+        "Robert User",
+        5,
+        2032,
+    )
