@@ -13,7 +13,7 @@ from accounts.selectors import user_for_admin
 from billing.forms import PaymentProfileForm, ProfileActivateForm, ProfileDeactivateForm
 from billing.gateway import CardError
 from billing.models import State
-from billing.selectors import profile_history_entries, user_is_gated
+from billing.selectors import profile_activators, profile_history_entries, user_is_gated
 from billing.services import (
     PaymentProfileError,
     activate_refusal,
@@ -24,6 +24,13 @@ from billing.services import (
 )
 
 
+def _who_activates(user, activators: list) -> str:
+    """Who activates `user`'s profile, as the pages say it."""
+    if not activators:
+        return "a CloudCenter operator"
+    return "another admin of your tenant" if user.is_tenant_admin else "your admin"
+
+
 @open_while(PAYMENT_PROFILE)
 @sensitive_post_parameters("card_number", "cvc")
 @login_required
@@ -31,6 +38,7 @@ from billing.services import (
 def profile_edit(request: HttpRequest) -> HttpResponse:
     """The Payment Information page: choose Credit Card or Invoice, fill in, Save."""
     profile = request.user.payment_profile
+    who = _who_activates(request.user, profile_activators(request.user))
     if request.method == "POST":
         form = PaymentProfileForm(request.POST, profile=profile)
         if form.is_valid():
@@ -48,8 +56,8 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    "Your payment profile is saved and pending activation by your admin. "
-                    "You cannot use CloudCenter until your admin activates it.",
+                    f"Your payment profile is saved and pending activation by {who}. "
+                    "You cannot use CloudCenter until it is active.",
                 )
                 return redirect("billing:profile_edit")
     else:
@@ -57,7 +65,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "billing/profile_edit.html",
-        {"form": form, "profile": profile, "nav": "account", "State": State},
+        {"form": form, "profile": profile, "who_activates": who, "nav": "account", "State": State},
     )
 
 
@@ -68,8 +76,16 @@ def gate(request: HttpRequest) -> HttpResponse:
     """Where a user who needs an active payment profile is held, told what to do next."""
     if not user_is_gated(request.user):
         return redirect("accounts:home")
+    activators = profile_activators(request.user)
     return render(
-        request, "billing/gate.html", {"profile": request.user.payment_profile, "State": State}
+        request,
+        "billing/gate.html",
+        {
+            "profile": request.user.payment_profile,
+            "activators": activators,
+            "who_activates": _who_activates(request.user, activators),
+            "State": State,
+        },
     )
 
 

@@ -39,7 +39,7 @@ def test_it_tells_a_pending_user_since_when(bob, make_profile):
     assert profile.submitted_at.strftime("%Y-%m-%d") in html
 
 
-def test_it_tells_a_deactivated_user_to_contact_the_admin(bob, make_profile):
+def test_it_tells_a_deactivated_user_to_contact_the_admin(alice, bob, make_profile):
     make_profile(bob, State.INACTIVE)
     assert "Contact your admin" in client_for(bob).get(GATE).content.decode()
 
@@ -90,3 +90,13 @@ def test_it_shows_a_deactivation_reason_with_its_own_punctuation_only(bob, make_
     html = client_for(bob).get(GATE).content.decode()
     assert f"“{reason}”" in html
     assert "finance.." not in html and "finance.”." not in html and "finance”." not in html
+
+
+def test_it_names_the_admins_and_draws_the_navigation_in_three_queries(
+    alice, dora, bob, django_assert_num_queries
+):
+    client = client_for(bob)
+    with django_assert_num_queries(3):  # session, user (with tenant, plan, profile), admins
+        html = client.get(GATE).content.decode()
+    assert 'href="mailto:alice@acme.example"' in html and 'href="mailto:dora@acme.example"' in html
+    assert f'href="{HOME}"' not in html  # no Dashboard while held: it sends back here

@@ -26,7 +26,7 @@ INVOICE = {
 
 
 def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
-    page: Page, bob: User, shot
+    page: Page, alice: User, bob: User, shot
 ) -> None:
     User.objects.filter(pk=bob.pk).update(terms_accepted_at=None)
 
@@ -46,7 +46,7 @@ def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
     shot(page, "gate", key="gate")
     bob.refresh_from_db()
     assert bob.terms_accepted_at is not None
-    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="CloudCenter").click()
     expect(page.get_by_role("heading", name="Set up your payment profile")).to_be_visible()
 
     # The user link at the top right, Account, then the Billing Information link.
@@ -84,7 +84,7 @@ def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
     )
 
     # Still held: the admin has not activated it yet.
-    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="CloudCenter").click()
     expect(page.get_by_role("heading", name="pending activation")).to_be_visible()
     shot(page, "gate-pending")
     open_account(page, "Bob User")
@@ -92,7 +92,7 @@ def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
 
 
 def test_it_shows_a_bad_card_number_without_echoing_it_then_saves_the_corrected_card(
-    page: Page, bob: User, shot
+    page: Page, alice: User, bob: User, shot
 ) -> None:
     log_in(page, "bob@acme.example")
     open_account(page, "Bob User")
@@ -130,7 +130,9 @@ def test_it_shows_a_bad_card_number_without_echoing_it_then_saves_the_corrected_
     assert (profile.card_exp_month, profile.card_exp_year) == (4, 2039)
 
 
-def test_it_sets_up_an_invoice_with_javascript_off(no_js_context, bob: User, shot) -> None:
+def test_it_sets_up_an_invoice_with_javascript_off(
+    no_js_context, alice: User, bob: User, shot
+) -> None:
     page = no_js_context.new_page()
     log_in(page, "bob@acme.example")
     expect(page.get_by_role("heading", name="Set up your payment profile")).to_be_visible()
