@@ -54,10 +54,11 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             except PaymentProfileError as error:
                 messages.error(request, str(error))
             else:
+                held = " You cannot use CloudCenter until it is active."
                 messages.success(
                     request,
-                    f"Your payment profile is saved and pending activation by {who}. "
-                    "You cannot use CloudCenter until it is active.",
+                    f"Your payment profile is saved and pending activation by {who}."
+                    f"{held if request.user.needs_payment_profile else ''}",
                 )
                 return redirect("billing:profile_edit")
     else:

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from mailer.models import Message
 
+from accounts.models import Tenant
 from billing.models import Method, PaymentProfile, State
 from tests.helpers import CARD_NUMBER, CARD_POST, INVOICE_POST, client_for, no_profile_saved
 
@@ -222,3 +223,36 @@ def test_it_asks_for_the_card_number_and_cvc_when_no_card_is_on_file_to_keep(
     assert "Enter the card number" in errors["card_number"][0]
     assert "security code" in errors["cvc"][0]
     assert PaymentProfile.objects.get(user=bob).method == Method.INVOICE
+
+
+def summary_of(html: str) -> str:
+    return text_of(html.split('class="card mb-4"', 1)[1].split("</div>\n</div>", 1)[0])
+
+
+def test_it_says_what_is_true_when_the_tenant_stops_requiring_profiles(
+    acme, alice, bob, make_profile
+):
+    Tenant.objects.filter(pk=acme.pk).update(require_payment_profile=False)
+    client = client_for(bob)
+    tenant_off = "Your tenant does not currently require a payment profile"
+    assert summary_of(client.get(reverse("accounts:account")).content.decode()).endswith(
+        f"{tenant_off}."
+    )
+
+    make_profile(bob, State.PENDING)
+    for url in (URL, reverse("accounts:account"), reverse("accounts:home")):
+        html = client.get(url).content.decode()
+        summary = summary_of(html)
+        assert "Pending activation" in summary
+        assert f"{tenant_off}; your saved profile is kept." in summary
+        assert "Your plan does not require" not in html
+        assert "You cannot use CloudCenter" not in html
+
+    response = client.post(URL, INVOICE_POST, follow=True)
+    assert "You cannot use CloudCenter" not in response.content.decode()
+
+
+def test_it_says_the_plan_needs_none_when_the_plan_needs_none(betty, make_profile):
+    make_profile(betty, State.PENDING)
+    summary = summary_of(client_for(betty).get(URL).content.decode())
+    assert "Your plan does not require a payment profile; your saved profile is kept." in summary
