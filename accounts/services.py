@@ -10,6 +10,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -18,6 +19,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import EMAIL_TAKEN, Plan, Tenant, User
+from accounts.timezones import validate_time_zone
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +134,18 @@ def plan_create(*, tenant: Tenant, name: str, kind: str) -> Plan:
 
 
 @transaction.atomic
-def tenant_update_settings(*, tenant: Tenant, require_payment_profile: bool) -> Tenant:
-    """Switch the payment-profile requirement for users on paid subscription plans."""
+def tenant_update_settings(
+    *, tenant: Tenant, require_payment_profile: bool, time_zone: str | None = None
+) -> Tenant:
+    """Switch the payment-profile requirement for users on paid subscription plans,
+    and set the time zone the tenant's times are shown in (None: keep it)."""
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     tenant.require_payment_profile = require_payment_profile
-    tenant.save(update_fields=["require_payment_profile"])
+    if time_zone is not None:
+        try:
+            validate_time_zone(time_zone)
+        except ValidationError as error:
+            raise AccountError(error.messages[0], field="time_zone") from None
+        tenant.time_zone = time_zone
+    tenant.save(update_fields=["require_payment_profile", "time_zone"])
     return tenant
