@@ -16,6 +16,7 @@ from accounts.services import (
     password_link_available_at,
     password_link_requested,
 )
+from accounts.timezones import NOT_A_TIME_ZONE, time_zone_choices
 
 
 class LoginForm(AuthenticationForm):
@@ -242,6 +243,17 @@ class TenantSettingsForm(forms.Form):
             "have it activated by an admin before they can use CloudCenter. Users on "
             "bundles only never need one."
         ),
+    )
+    # Left out of a POST, the zone stays as it is; a name not in the list is refused.
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=time_zone_choices,
+        required=False,
+        help_text=(
+            "Times in CloudCenter are shown in this zone (IANA name, for example "
+            "Europe/Berlin) to every user of your tenant, with its abbreviation."
+        ),
+        error_messages={"invalid_choice": NOT_A_TIME_ZONE},
     )
 
     def __init__(self, *args, **kwargs):

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import resolve, reverse
+from django.utils.functional import SimpleLazyObject
 
 from billing.selectors import user_is_gated
 
@@ -65,3 +67,27 @@ class HoldMiddleware:
         if hold is None or hold in getattr(view_func, "open_while", ()):
             return None
         return redirect(_PAGE[hold])
+
+
+# The main navigation's links (templates/base.html), by the URL each one opens.
+_NAV_LINKS = {"home": "accounts:home", "admin": "accounts:user_list", "account": "accounts:account"}
+
+
+def _navigation(user) -> dict:
+    hold = hold_of(user)
+    links = {
+        key: hold is None or hold in getattr(resolve(reverse(name)).func, "open_while", ())
+        for key, name in _NAV_LINKS.items()
+    }
+    # Where the brand link goes: the dashboard, or for a held user the hold's page.
+    links["start"] = reverse(_PAGE[hold] if hold else "accounts:home")
+    return links
+
+
+def navigation(request: HttpRequest) -> dict:
+    """Context processor: which links of the main navigation a user may follow now
+    (``navigation.home``, ``.admin``, ``.account``: read from the views' own
+    ``open_while`` marks), so a held user is not offered pages that only send them
+    back to the gate. Lazy, and it reads the user's relations the middleware has
+    already loaded: no query of its own."""
+    return {"navigation": SimpleLazyObject(lambda: _navigation(request.user))}

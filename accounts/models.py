@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.timezones import validate_time_zone
+
 
 class Tenant(models.Model):
     name = models.CharField(max_length=100)
@@ -13,6 +15,13 @@ class Tenant(models.Model):
     require_payment_profile = models.BooleanField(
         "Require users on paid subscription plans to set up a payment profile",
         default=False,
+    )
+    time_zone = models.CharField(
+        "Time zone",
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="Times in CloudCenter are shown in this zone to every user of the tenant.",
     )
 
     class Meta:

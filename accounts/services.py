@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +21,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts.mail import absolute_url, queue_mail
 from accounts.models import EMAIL_TAKEN, PasswordLinkRequest, Plan, Tenant, User
+from accounts.timezones import validate_time_zone
 
 logger = logging.getLogger(__name__)
 
@@ -146,11 +148,20 @@ def plan_create(*, tenant: Tenant, name: str, kind: str) -> Plan:
 
 
 @transaction.atomic
-def tenant_update_settings(*, tenant: Tenant, require_payment_profile: bool) -> Tenant:
-    """Switch the payment-profile requirement for users on paid subscription plans."""
+def tenant_update_settings(
+    *, tenant: Tenant, require_payment_profile: bool, time_zone: str | None = None
+) -> Tenant:
+    """Switch the payment-profile requirement for users on paid subscription plans,
+    and set the time zone the tenant's times are shown in (None: keep it)."""
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     tenant.require_payment_profile = require_payment_profile
-    tenant.save(update_fields=["require_payment_profile"])
+    if time_zone is not None:
+        try:
+            validate_time_zone(time_zone)
+        except ValidationError as error:
+            raise AccountError(error.messages[0], field="time_zone") from None
+        tenant.time_zone = time_zone
+    tenant.save(update_fields=["require_payment_profile", "time_zone"])
     return tenant
 
 

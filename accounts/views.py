@@ -283,14 +283,23 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
     tenant = request.user.tenant
     form = TenantSettingsForm(
         request.POST if request.method == "POST" else None,
-        initial={"require_payment_profile": tenant.require_payment_profile},
+        initial={
+            "require_payment_profile": tenant.require_payment_profile,
+            "time_zone": tenant.time_zone,
+        },
     )
     if request.method == "POST" and form.is_valid():
-        services.tenant_update_settings(
-            tenant=tenant, require_payment_profile=form.cleaned_data["require_payment_profile"]
-        )
-        messages.success(request, "Settings saved.")
-        return redirect("accounts:tenant_settings")
+        try:
+            services.tenant_update_settings(
+                tenant=tenant,
+                require_payment_profile=form.cleaned_data["require_payment_profile"],
+                time_zone=form.cleaned_data["time_zone"] or None,
+            )
+        except AccountError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("accounts:tenant_settings")
     return render(
         request,
         "accounts/tenant_settings.html",

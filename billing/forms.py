@@ -6,10 +6,11 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
 from django.utils import timezone
+from django.utils.html import format_html
 
 from billing.gateway import ascii_digits, card_brand, cvc_length, expiry_passed, luhn_ok
 from billing.models import INVOICE_FIELDS, Method, PaymentProfile
-from billing.services import CardInput
+from billing.services import CardInput, CardOnFile
 
 
 class SecretInput(forms.TextInput):
@@ -30,6 +31,9 @@ NUMBER_INVALID = "This card number is not valid. Check the digits."
 BRAND_NOT_ACCEPTED = "We accept Visa, Mastercard, American Express, Discover, Diners Club and JCB."
 CARD_EXPIRED = "This card has expired. Use a card that is still valid."
 EXPIRY_TOO_FAR = "Check the expiry year: it is too far in the future."
+# Card data is never written back into the page: say so where it was typed.
+TYPE_CARD_AGAIN = "For your security, enter the card number and CVC again."
+KEEP_CARD = "Leave the card number and CVC empty to keep the card on file."
 
 _REQUIRED_FOR = {
     Method.CREDIT_CARD: {
@@ -104,11 +108,24 @@ class PaymentProfileForm(forms.Form):
     po_number = _text("Purchase Order Number (optional)", 100)
     tax_id = _text("Tax ID (optional)", 50)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, profile: PaymentProfile | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        # A saved card can be kept: then the number and CVC may be left empty, and
+        # the cardholder name and expiry change on the same card.
+        self.has_card_on_file = bool(
+            profile and profile.method == Method.CREDIT_CARD and profile.card_token
+        )
+        if self._card_typed():
+            # Only shown again after a refusal (a saved form redirects).
+            for name in ("card_number", "cvc"):
+                self.fields[name].help_text = TYPE_CARD_AGAIN
+        elif self.has_card_on_file:
+            self.fields["card_number"].help_text = KEEP_CARD
+        self._mark_required()
         self.helper = FormHelper()
         self.helper.form_id = "payment-profile-form"
         self.helper.layout = Layout(
+            HTML('<p class="form-text mt-0">* required</p>'),
             "method",
             Fieldset(
                 "Credit Card",
@@ -152,11 +169,40 @@ class PaymentProfileForm(forms.Form):
         )
         self.helper.add_input(Submit("save", "Save", css_class="px-4"))
 
+    def _mark_required(self) -> None:
+        """An asterisk on every field its method requires (_REQUIRED_FOR), like the
+        one crispy puts on Payment Method. The fields stay optional to Django and the
+        browser (no `required`: the other method's fields are hidden, and empty); the
+        asterisk is hidden from screen readers, which hear aria-required instead."""
+        for method in _REQUIRED_FOR:
+            for name in self._required(method):
+                field = self.fields[name]
+                field.label = format_html(
+                    '{}<span class="asteriskField" aria-hidden="true">*</span>', field.label
+                )
+                field.widget.attrs["aria-required"] = "true"
+
+    def _card_typed(self) -> bool:
+        return self.is_bound and any(
+            str(self.data.get(name) or "").strip() for name in ("card_number", "cvc")
+        )
+
+    def _required(self, method: str) -> dict[str, str]:
+        """The fields `method` requires, each with its message."""
+        required = dict(_REQUIRED_FOR[method])
+        if method == Method.CREDIT_CARD and self.has_card_on_file and not self._card_typed():
+            del required["card_number"], required["cvc"]
+        return required
+
     @classmethod
     def initial_from(cls, profile: PaymentProfile) -> dict:
         if not profile.method:
             return {}
-        initial = {"method": profile.method, "cardholder_name": profile.cardholder_name}
+        initial = {
+            "method": profile.method,
+            "cardholder_name": profile.cardholder_name,
+            "card_expiry": profile.card_expiry,
+        }
         initial.update({field: getattr(profile, field) for field in INVOICE_FIELDS})
         return initial
 
@@ -168,7 +214,7 @@ class PaymentProfileForm(forms.Form):
         method = cleaned.get("method")
         if method not in _REQUIRED_FOR:
             return cleaned
-        for field, message in _REQUIRED_FOR[method].items():
+        for field, message in self._required(method).items():
             if field not in self.errors and not (cleaned.get(field) or "").strip():
                 self.add_error(field, message)
         if method == Method.CREDIT_CARD:
@@ -210,10 +256,16 @@ class PaymentProfileForm(forms.Form):
                 digits = f"{wanted}-digit" if wanted else "3- or 4-digit"
                 self.add_error("cvc", f"Enter the {digits} security code (CVC) from the card.")
 
-    def card_input(self) -> CardInput | None:
+    def card_input(self) -> CardInput | CardOnFile | None:
         data = self.cleaned_data
         if data.get("method") != Method.CREDIT_CARD:
             return None
+        if not data["card_number"] and self.has_card_on_file:
+            return CardOnFile(
+                cardholder=data["cardholder_name"].strip(),
+                exp_month=data["exp_month"],
+                exp_year=data["exp_year"],
+            )
         return CardInput(
             cardholder=data["cardholder_name"].strip(),
             number=data["card_number"],

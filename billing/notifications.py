@@ -19,16 +19,6 @@ from billing.models import PaymentProfile
 logger = logging.getLogger(__name__)
 
 
-def admins_of(user: User) -> list[User]:
-    """Who is told when `user`'s profile needs an admin: the other active admins of
-    the user's tenant."""
-    return list(
-        User.objects.filter(tenant_id=user.tenant_id, is_tenant_admin=True, is_active=True)
-        .exclude(pk=user.pk)
-        .order_by("pk")
-    )
-
-
 def _tell_admins(profile: PaymentProfile, admins: list[User], template: str) -> None:
     user = profile.user
     # Admin > Users showing this user's row, with its Actions.

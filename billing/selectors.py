@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django_fsm_log.models import StateLog
 
 from billing.models import PaymentProfile, State
@@ -11,6 +12,20 @@ def user_is_gated(user) -> bool:
         user.is_authenticated
         and user.needs_payment_profile
         and user.payment_profile.state != State.ACTIVE
+    )
+
+
+def profile_activators(user) -> list:
+    """Whom `user` can ask to activate their payment profile: every active admin of
+    their tenant except themselves (no one may activate their own). Empty when
+    only a CloudCenter operator can."""
+    if not user.tenant_id:
+        return []
+    return list(
+        get_user_model()
+        .objects.filter(tenant_id=user.tenant_id, is_tenant_admin=True, is_active=True)
+        .exclude(pk=user.pk)
+        .order_by("name", "email")
     )
 
 

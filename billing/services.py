@@ -32,8 +32,12 @@ from billing.models import (
     State,
     can_administer,
 )
+from billing.selectors import profile_activators
 
 logger = logging.getLogger(__name__)
+
+
+NO_CARD_ON_FILE = "There is no card on file to keep: enter the card number and CVC."
 
 
 class PaymentProfileError(Exception):
@@ -52,6 +56,17 @@ class CardInput:
 
     def __repr__(self) -> str:
         return f"CardInput(cardholder={self.cardholder!r}, number='…{self.number[-4:]}')"
+
+
+@dataclass(frozen=True)
+class CardOnFile:
+    """Keep the card on file (its token, brand and last four digits) and change only
+    what may change without the number: the cardholder name and the expiry, as
+    card-on-file systems allow for the same card. Carries no number and no CVC."""
+
+    cardholder: str
+    exp_month: int
+    exp_year: int
 
 
 def _locked_profile(user: User) -> PaymentProfile:
@@ -109,9 +124,12 @@ def _comparable(details: dict) -> dict:
     return {field: value for field, value in details.items() if field != "card_token"}
 
 
-def _new_details(*, method: str, details: dict[str, str], card: CardInput | None, token) -> dict:
+def _new_details(
+    *, method: str, details: dict[str, str], card: CardInput | CardOnFile | None, token
+) -> dict:
     """The full set of detail fields a save asks for: the chosen method's, the
-    other method's emptied."""
+    other method's emptied. (A card kept on file is filled in from the profile,
+    under its lock: ``_card_kept``.)"""
     new = {field: "" for field in INVOICE_FIELDS + CARD_FIELDS}
     new["card_exp_month"] = new["card_exp_year"] = None
     new["method"] = method
@@ -124,9 +142,24 @@ def _new_details(*, method: str, details: dict[str, str], card: CardInput | None
             card_exp_year=token.exp_year,
             card_token=token.token,
         )
-    else:
+    elif method == Method.INVOICE:
         new.update({field: (details.get(field) or "").strip() for field in INVOICE_FIELDS})
     return new
+
+
+def _card_kept(profile: PaymentProfile, card: CardOnFile) -> dict:
+    """The card on file (its token, brand and last four), with the cardholder name
+    and expiry the owner typed."""
+    if not (profile.method == Method.CREDIT_CARD and profile.card_token):
+        raise CardError(NO_CARD_ON_FILE)
+    return {
+        "card_token": profile.card_token,
+        "card_brand": profile.card_brand,
+        "card_last4": profile.card_last4,
+        "cardholder_name": card.cardholder,
+        "card_exp_month": card.exp_month,
+        "card_exp_year": card.exp_year,
+    }
 
 
 def _check_save_rate(profile: PaymentProfile) -> None:
@@ -199,7 +232,11 @@ def _describe(rows: list[tuple[str, object, object]]) -> str:
 
 
 def payment_profile_submit(
-    *, user: User, method: str, details: dict[str, str], card: CardInput | None = None
+    *,
+    user: User,
+    method: str,
+    details: dict[str, str],
+    card: CardInput | CardOnFile | None = None,
 ) -> PaymentProfile:
     """Save the user's billing details.
 
@@ -210,13 +247,15 @@ def payment_profile_submit(
     waits, does nothing (a double click).
 
     A card is turned into a token first, outside the transaction, so the
-    gateway's network time never holds a row lock. Raises ``CardError`` when the
-    gateway refuses the card and ``PaymentProfileError`` when the act is refused.
+    gateway's network time never holds a row lock. ``CardOnFile`` keeps the card
+    already saved (refused as ``CardError`` when there is none). Raises
+    ``CardError`` when the gateway refuses the card and ``PaymentProfileError``
+    when the act is refused.
     """
     if method not in Method.values:
         raise PaymentProfileError("Choose a payment method: Credit Card or Invoice.")
     token = None
-    if method == Method.CREDIT_CARD:
+    if method == Method.CREDIT_CARD and not isinstance(card, CardOnFile):
         if card is None:
             raise CardError("Enter the card details.")
         token = get_gateway().tokenize(
@@ -232,6 +271,8 @@ def payment_profile_submit(
         profile = _locked_profile(user)
         if not has_transition_perm(profile.submit, user):
             raise PaymentProfileError("You can only change your own payment profile.")
+        if isinstance(card, CardOnFile) and method == Method.CREDIT_CARD:
+            new.update(_card_kept(profile, card))
         if profile.state == State.ACTIVE:
             return _submit_change(profile, user=user, new=new)
         if profile.state == State.PENDING and _comparable(profile.details()) == _comparable(new):
@@ -239,7 +280,7 @@ def payment_profile_submit(
         _check_save_rate(profile)
         for field, value in new.items():
             setattr(profile, field, value)
-        admins = notifications.admins_of(user)
+        admins = profile_activators(user)
         profile.submit(
             by=user,
             description=f"{profile.get_method_display()} details saved; "
@@ -281,7 +322,7 @@ def _submit_change(profile: PaymentProfile, *, user: User, new: dict) -> Payment
     profile.save(update_fields=["pending_change", "updated_at"])
     rows = changed_fields(profile.details(), change.details())
     replaced = " (replaces the change waiting before)" if current else ""
-    admins = notifications.admins_of(user)
+    admins = profile_activators(user)
     _log(
         profile,
         by=user,
@@ -508,7 +549,7 @@ def payment_profile_remind_admins(*, user: User) -> PaymentProfile:
                 "Your admins were reminded less than 24 hours ago. You can remind them "
                 f"again after {timezone.localtime(again):%Y-%m-%d %H:%M}."
             )
-        admins = notifications.admins_of(user)
+        admins = profile_activators(user)
         notifications.admins_reminded(profile, admins)
         _log(profile, by=user, act=REMIND, description=f"Reminder: {_admins_told(len(admins))}")
     logger.info("payment profile %s: admins reminded by its owner", profile.pk)

@@ -20,7 +20,7 @@ from billing.forms import (
 )
 from billing.gateway import CardError
 from billing.models import PaymentProfile, State
-from billing.selectors import profile_history_entries, user_is_gated
+from billing.selectors import profile_activators, profile_history_entries, user_is_gated
 from billing.services import (
     PaymentProfileError,
     activate_refusal,
@@ -43,17 +43,26 @@ from billing.services import (
 TIMELINE_LENGTH = 20
 
 
-def _saved_message(was: PaymentProfile) -> str:
-    """What a save did, told by the state the profile was in before it."""
+def _saved_message(was: PaymentProfile, who: str) -> str:
+    """What a save did, told by the state the profile was in before it; `who`
+    activates it (``_who_activates``)."""
     if was.state == State.ACTIVE:
         return (
-            "Your change is saved and awaits approval by your admin. Your payment profile "
+            f"Your change is saved and awaits approval by {who}. Your payment profile "
             "stays active with its current details meanwhile."
         )
+    held = " You cannot use CloudCenter until it is active."
     return (
-        "Your payment profile is saved and pending activation by your admin. "
-        "You cannot use CloudCenter until your admin activates it."
+        f"Your payment profile is saved and pending activation by {who}."
+        f"{held if was.user.needs_payment_profile else ''}"
     )
+
+
+def _who_activates(user, activators: list) -> str:
+    """Who activates `user`'s profile, as the pages say it."""
+    if not activators:
+        return "a CloudCenter operator"
+    return "another admin of your tenant" if user.is_tenant_admin else "your admin"
 
 
 @open_while(PAYMENT_PROFILE)
@@ -63,8 +72,9 @@ def _saved_message(was: PaymentProfile) -> str:
 def profile_edit(request: HttpRequest) -> HttpResponse:
     """The Payment Information page: choose Credit Card or Invoice, fill in, Save."""
     profile = request.user.payment_profile
+    who = _who_activates(request.user, profile_activators(request.user))
     if request.method == "POST":
-        form = PaymentProfileForm(request.POST)
+        form = PaymentProfileForm(request.POST, profile=profile)
         if form.is_valid():
             try:
                 payment_profile_submit(
@@ -78,10 +88,10 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             except PaymentProfileError as error:
                 messages.error(request, str(error))
             else:
-                messages.success(request, _saved_message(profile))
+                messages.success(request, _saved_message(profile, who))
                 return redirect("billing:profile_edit")
     else:
-        form = PaymentProfileForm(initial=PaymentProfileForm.initial_from(profile))
+        form = PaymentProfileForm(initial=PaymentProfileForm.initial_from(profile), profile=profile)
     change = profile.pending_change
     return render(
         request,
@@ -89,6 +99,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "profile": profile,
+            "who_activates": who,
             "change_rows": changed_fields(profile.details(), change.details()) if change else [],
             "remind_again_at": remind_available_at(profile),
             "timeline": profile_history_entries(profile, limit=TIMELINE_LENGTH),
@@ -142,10 +153,17 @@ def gate(request: HttpRequest) -> HttpResponse:
     if not user_is_gated(request.user):
         return redirect("accounts:home")
     profile = request.user.payment_profile
+    activators = profile_activators(request.user)
     return render(
         request,
         "billing/gate.html",
-        {"profile": profile, "remind_again_at": remind_available_at(profile), "State": State},
+        {
+            "profile": profile,
+            "activators": activators,
+            "who_activates": _who_activates(request.user, activators),
+            "remind_again_at": remind_available_at(profile),
+            "State": State,
+        },
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from billing.models import State
+from billing.models import PaymentProfile, State
 from tests.helpers import client_for
 
 GATE = reverse("billing:gate")
@@ -38,7 +38,7 @@ def test_it_tells_a_pending_user_since_when(bob, make_profile):
     assert profile.submitted_at.strftime("%Y-%m-%d") in html
 
 
-def test_it_tells_a_deactivated_user_to_contact_the_admin(bob, make_profile):
+def test_it_tells_a_deactivated_user_to_contact_the_admin(alice, bob, make_profile):
     make_profile(bob, State.INACTIVE)
     assert "Contact your admin" in client_for(bob).get(GATE).content.decode()
 
@@ -80,3 +80,22 @@ def test_it_leaves_static_files_and_logout_open(bob):
     assert client.get("/static/css/app.css").status_code == 200
     response = client.post(reverse("accounts:logout"))
     assert response.status_code == 302 and response["Location"] == reverse("accounts:login")
+
+
+@pytest.mark.parametrize("reason", ["Moved to finance.", "Moved to finance"])
+def test_it_shows_a_deactivation_reason_with_its_own_punctuation_only(bob, make_profile, reason):
+    make_profile(bob, State.INACTIVE)
+    PaymentProfile.objects.filter(user=bob).update(deactivation_reason=reason)
+    html = client_for(bob).get(GATE).content.decode()
+    assert f"“{reason}”" in html
+    assert "finance.." not in html and "finance.”." not in html and "finance”." not in html
+
+
+def test_it_names_the_admins_and_draws_the_navigation_in_three_queries(
+    alice, dora, bob, django_assert_num_queries
+):
+    client = client_for(bob)
+    with django_assert_num_queries(3):  # session, user (with tenant, plan, profile), admins
+        html = client.get(GATE).content.decode()
+    assert 'href="mailto:alice@acme.example"' in html and 'href="mailto:dora@acme.example"' in html
+    assert f'href="{HOME}"' not in html  # no Dashboard while held: it sends back here

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.models import Tenant
@@ -38,3 +40,30 @@ def test_it_changes_only_the_admins_own_tenant(charlie, acme, globex):
     client_for(charlie).post(URL, {})
     assert Tenant.objects.get(pk=globex.pk).require_payment_profile is False
     assert Tenant.objects.get(pk=acme.pk).require_payment_profile is True
+
+
+def test_it_shows_and_saves_the_time_zone(alice, acme):
+    client = client_for(alice)
+    html = client.get(URL).content.decode()
+    assert '<select name="time_zone"' in html
+    assert '<option value="UTC" selected>' in html
+    response = client.post(URL, {"require_payment_profile": "on", "time_zone": "Europe/Berlin"})
+    assert response["Location"] == URL
+    assert Tenant.objects.get(pk=acme.pk).time_zone == "Europe/Berlin"
+    assert '<option value="Europe/Berlin" selected>' in client.get(URL).content.decode()
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "../../etc/passwd", "europe/berlin", "CET "])
+def test_it_refuses_a_time_zone_that_is_not_one(alice, acme, zone):
+    response = client_for(alice).post(URL, {"require_payment_profile": "on", "time_zone": zone})
+    assert response.status_code == 200
+    assert response.context["form"].errors["time_zone"]
+    assert Tenant.objects.get(pk=acme.pk).time_zone == "UTC"
+
+
+def test_the_model_accepts_only_iana_zone_names(acme):
+    acme.time_zone = "Nowhere/Special"
+    with pytest.raises(ValidationError):
+        acme.full_clean()
+    acme.time_zone = "Asia/Tokyo"
+    acme.full_clean()

@@ -10,6 +10,7 @@ from billing.gateway import CardError
 from billing.models import Method, PaymentProfile, State
 from billing.services import (
     CardInput,
+    CardOnFile,
     PaymentProfileError,
     payment_profile_activate,
     payment_profile_deactivate,
@@ -174,4 +175,34 @@ def test_it_rolls_back_a_submit_with_its_mail(alice, bob):
         payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE)
         raise RuntimeError("later step failed")
     assert no_profile_saved()
+    assert not Message.objects.exists()
+
+
+def test_it_keeps_the_card_on_file_and_changes_only_name_and_expiry(alice, bob, make_profile):
+    make_profile(bob, State.ACTIVE, Method.CREDIT_CARD)
+    kept = CardOnFile(cardholder="Robert User", exp_month=5, exp_year=2032)
+    profile = payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=kept)
+    profile.refresh_from_db()
+    assert profile.state == State.PENDING
+    assert (profile.card_token, profile.card_brand, profile.card_last4) == (
+        "tok_test",
+        "Visa",
+        "4242",
+    )
+    assert (profile.cardholder_name, profile.card_exp_month, profile.card_exp_year) == (
+        "Robert User",
+        5,
+        2032,
+    )
+
+
+@pytest.mark.parametrize("method", [None, Method.INVOICE])
+def test_it_refuses_to_keep_a_card_that_is_not_on_file(alice, bob, make_profile, method):
+    if method:
+        make_profile(bob, State.ACTIVE, method)
+    before = PaymentProfile.objects.filter(user=bob).values().get()
+    kept = CardOnFile(cardholder="Bob User", exp_month=5, exp_year=2032)
+    with pytest.raises(CardError, match="no card on file"):
+        payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=kept)
+    assert PaymentProfile.objects.filter(user=bob).values().get() == before
     assert not Message.objects.exists()

@@ -26,7 +26,7 @@ INVOICE = {
 
 
 def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
-    page: Page, bob: User, shot
+    page: Page, alice: User, bob: User, shot
 ) -> None:
     User.objects.filter(pk=bob.pk).update(terms_accepted_at=None)
 
@@ -46,7 +46,7 @@ def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
     shot(page, "gate", key="gate")
     bob.refresh_from_db()
     assert bob.terms_accepted_at is not None
-    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="CloudCenter").click()
     expect(page.get_by_role("heading", name="Set up your payment profile")).to_be_visible()
 
     # The user link at the top right, Account, then the Billing Information link.
@@ -65,12 +65,12 @@ def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
     page.get_by_role("radio", name="Invoice").check()
     expect(page.get_by_label("Card Number")).to_be_hidden()
     for label, value in INVOICE.items():
-        page.get_by_label(label, exact=True).fill(value)
+        page.get_by_role("textbox", name=label, exact=True).fill(value)
     shot(page, "invoice-filled", key="payment-information-invoice")
     page.get_by_role("button", name="Save").click()
 
     expect(page.get_by_role("alert").filter(has_text=PENDING_MESSAGE)).to_be_visible()
-    expect(page.get_by_role("link", name="Invoice", exact=True)).to_be_visible()
+    expect(page.get_by_text("Billing Information: Invoice", exact=True)).to_be_visible()
     expect(page.get_by_text("Pending activation", exact=True)).to_be_visible()
     shot(page, "pending", key="pending")
 
@@ -84,7 +84,7 @@ def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
     )
 
     # Still held: the admin has not activated it yet.
-    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="CloudCenter").click()
     expect(page.get_by_role("heading", name="pending activation")).to_be_visible()
     shot(page, "gate-pending")
     open_account(page, "Bob User")
@@ -92,7 +92,7 @@ def test_it_walks_a_new_user_from_login_to_a_pending_invoice_profile(
 
 
 def test_it_shows_a_bad_card_number_without_echoing_it_then_saves_the_corrected_card(
-    page: Page, bob: User, shot
+    page: Page, alice: User, bob: User, shot
 ) -> None:
     log_in(page, "bob@acme.example")
     open_account(page, "Bob User")
@@ -122,7 +122,7 @@ def test_it_shows_a_bad_card_number_without_echoing_it_then_saves_the_corrected_
     page.get_by_role("button", name="Save").click()
 
     expect(page.get_by_role("alert").filter(has_text=PENDING_MESSAGE)).to_be_visible()
-    expect(page.get_by_role("link", name="Credit Card", exact=True)).to_be_visible()
+    expect(page.get_by_text("Billing Information: Credit Card", exact=True)).to_be_visible()
     expect(page.get_by_text("Card on file: Visa ending in 4242")).to_be_visible()
     expect(page.get_by_label("Card Number")).to_have_value("")
     shot(page, "card-pending")
@@ -133,7 +133,9 @@ def test_it_shows_a_bad_card_number_without_echoing_it_then_saves_the_corrected_
     assert (profile.card_exp_month, profile.card_exp_year) == (4, 2039)
 
 
-def test_it_sets_up_an_invoice_with_javascript_off(no_js_context, bob: User, shot) -> None:
+def test_it_sets_up_an_invoice_with_javascript_off(
+    no_js_context, alice: User, bob: User, shot
+) -> None:
     page = no_js_context.new_page()
     log_in(page, "bob@acme.example")
     expect(page.get_by_role("heading", name="Set up your payment profile")).to_be_visible()
@@ -159,10 +161,10 @@ def test_it_sets_up_an_invoice_with_javascript_off(no_js_context, bob: User, sho
     assert not PaymentProfile.objects.filter(user=bob).exclude(state=State.NONE).exists()
 
     for label, value in INVOICE.items():
-        page.get_by_label(label, exact=True).fill(value)
+        page.get_by_role("textbox", name=label, exact=True).fill(value)
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert").filter(has_text=PENDING_MESSAGE)).to_be_visible()
-    expect(page.get_by_role("link", name="Invoice", exact=True)).to_be_visible()
+    expect(page.get_by_text("Billing Information: Invoice", exact=True)).to_be_visible()
     shot(page, "invoice-pending-no-js")
 
     profile = PaymentProfile.objects.get(user=bob)
@@ -170,4 +172,62 @@ def test_it_sets_up_an_invoice_with_javascript_off(no_js_context, bob: User, sho
         State.PENDING,
         Method.INVOICE,
         "Springfield",
+    )
+
+
+AGAIN = "For your security, enter the card number and CVC again."
+
+
+def test_it_keeps_the_card_on_file_and_says_what_must_be_typed_again(
+    page: Page, bob: User, make_profile, shot
+) -> None:
+    make_profile(bob, State.ACTIVE, Method.CREDIT_CARD)
+    PaymentProfile.objects.filter(user=bob).update(cardholder_name="Bob User")
+    log_in(page, "bob@acme.example")
+    open_account(page, "Bob User")
+    open_payment_information(page, "Credit Card")
+
+    # What may be kept is prefilled; the number and the CVC never are.
+    expect(page.get_by_label("Cardholder Name")).to_have_value("Bob User")
+    expect(page.get_by_label("Expiry (MM/YY)")).to_have_value("04/31")
+    expect(page.get_by_label("Card Number")).to_have_value("")
+
+    # An error after typing a card: the number and CVC are gone, and the page says why.
+    page.get_by_label("Card Number").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiry (MM/YY)").fill("13/39")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Enter the expiry date as MM/YY, for example 04/29.")).to_be_visible()
+    expect(page.get_by_label("Card Number")).to_have_value("")
+    expect(page.get_by_label("Card Number")).to_have_accessible_description(AGAIN)
+    expect(page.get_by_label("CVC")).to_have_value("")
+    expect(page.get_by_label("CVC")).to_have_accessible_description(AGAIN)
+    expect(page.get_by_text(AGAIN).first).to_be_visible()
+    expect(page.get_by_label("Cardholder Name")).to_have_value("Bob User")
+    shot(page, "card-typed-again")
+    assert PaymentProfile.objects.get(user=bob).state == State.ACTIVE
+
+    # Only the cardholder name and the expiry change: the card on file is kept.
+    page.get_by_label("Cardholder Name").fill("Robert User")
+    page.get_by_label("Expiry (MM/YY)").fill("05/32")
+    page.get_by_role("button", name="Save").click()
+    expect(
+        page.get_by_role("alert").filter(has_text="Your payment profile is saved")
+    ).to_be_visible()
+    expect(page.get_by_text("Card on file: Visa ending in 4242, expires 05/32.")).to_be_visible()
+    expect(page.get_by_label("Cardholder Name")).to_have_value("Robert User")
+    expect(page.get_by_label("Expiry (MM/YY)")).to_have_value("05/32")
+    shot(page, "card-kept")
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert (profile.state, profile.method) == (State.PENDING, Method.CREDIT_CARD)
+    assert (profile.card_token, profile.card_brand, profile.card_last4) == (
+        "tok_test",
+        "Visa",
+        "4242",
+    )
+    assert (profile.cardholder_name, profile.card_exp_month, profile.card_exp_year) == (
+        "Robert User",
+        5,
+        2032,
     )
