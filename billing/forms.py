@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from billing.gateway import ascii_digits, card_brand, cvc_length, expiry_passed, luhn_ok
-from billing.models import INVOICE_FIELDS, Method, PaymentProfile
+from billing.models import INVOICE_FIELDS, BillingDetails, Method
 from billing.services import CardInput, CardOnFile
 
 
@@ -108,10 +108,11 @@ class PaymentProfileForm(forms.Form):
     po_number = _text("Purchase Order Number (optional)", 100)
     tax_id = _text("Tax ID (optional)", 50)
 
-    def __init__(self, *args, profile: PaymentProfile | None = None, **kwargs):
+    def __init__(self, *args, profile: BillingDetails | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         # A saved card can be kept: then the number and CVC may be left empty, and
-        # the cardholder name and expiry change on the same card.
+        # the cardholder name and expiry change on the same card. `profile`: the
+        # details last saved (a pending change's, or the profile's).
         self.has_card_on_file = bool(
             profile and profile.method == Method.CREDIT_CARD and profile.card_token
         )
@@ -195,7 +196,7 @@ class PaymentProfileForm(forms.Form):
         return required
 
     @classmethod
-    def initial_from(cls, profile: PaymentProfile) -> dict:
+    def initial_from(cls, profile: BillingDetails) -> dict:
         if not profile.method:
             return {}
         initial = {

@@ -148,14 +148,16 @@ def _new_details(
 
 
 def _card_kept(profile: PaymentProfile, card: CardOnFile) -> dict:
-    """The card on file (its token, brand and last four), with the cardholder name
-    and expiry the owner typed."""
-    if not (profile.method == Method.CREDIT_CARD and profile.card_token):
+    """The card on file (its token, brand and last four: the card last saved, so a
+    waiting change's if there is one), with the cardholder name and expiry the
+    owner typed."""
+    saved = profile.pending_change or profile
+    if not (saved.method == Method.CREDIT_CARD and saved.card_token):
         raise CardError(NO_CARD_ON_FILE)
     return {
-        "card_token": profile.card_token,
-        "card_brand": profile.card_brand,
-        "card_last4": profile.card_last4,
+        "card_token": saved.card_token,
+        "card_brand": saved.card_brand,
+        "card_last4": saved.card_last4,
         "cardholder_name": card.cardholder,
         "card_exp_month": card.exp_month,
         "card_exp_year": card.exp_year,
@@ -523,7 +525,9 @@ def payment_profile_change_withdraw(*, user: User) -> PaymentProfile:
 
 
 def remind_available_at(profile: PaymentProfile) -> datetime | None:
-    """When the owner may remind the admins again (None: now)."""
+    """When the owner may remind the admins again (None: now, or nothing waits)."""
+    if profile.state != State.PENDING and profile.pending_change_id is None:
+        return None
     last = (
         StateLog.objects.for_(profile)
         .filter(transition=REMIND)

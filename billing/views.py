@@ -74,7 +74,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
     profile = request.user.payment_profile
     who = _who_activates(request.user, profile_activators(request.user))
     if request.method == "POST":
-        form = PaymentProfileForm(request.POST, profile=profile)
+        form = PaymentProfileForm(request.POST, profile=profile.pending_change or profile)
         if form.is_valid():
             try:
                 payment_profile_submit(
@@ -91,7 +91,8 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _saved_message(profile, who))
                 return redirect("billing:profile_edit")
     else:
-        form = PaymentProfileForm(initial=PaymentProfileForm.initial_from(profile), profile=profile)
+        latest = profile.pending_change or profile  # what the owner saved last
+        form = PaymentProfileForm(initial=PaymentProfileForm.initial_from(latest), profile=latest)
     change = profile.pending_change
     return render(
         request,
@@ -99,6 +100,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "profile": profile,
+            "latest": profile.pending_change or profile,
             "who_activates": who,
             "change_rows": changed_fields(profile.details(), change.details()) if change else [],
             "remind_again_at": remind_available_at(profile),

@@ -34,7 +34,8 @@ def test_it_says_the_tenant_does_not_require_them_when_it_does_not(
     make_profile(betty, State.PENDING)
     html = client_for(alice).get(URL).content.decode()
     assert (
-        "2 payment profiles await activation; your tenant does not currently require them "
-        "(Settings)" in text_of(html)
+        "2 payment profiles await activation and 0 changes await approval. Your tenant "
+        "does not currently require payment profiles (Settings), so nobody is held while "
+        "they wait." in text_of(html)
     )
     assert f'href="{reverse("accounts:tenant_settings")}"' in html

@@ -134,10 +134,10 @@ def test_it_rejects_an_invalid_billing_email(alice, bob):
     assert "valid e-mail address" in response.context["form"].errors["billing_email"][0]
 
 
-def test_it_tells_an_active_user_that_changes_wait_for_approval(bob, make_profile):
+def test_it_tells_an_active_user_that_changes_wait_for_approval(alice, bob, make_profile):
     make_profile(bob, State.ACTIVE)
     html = client_for(bob).get(URL).content.decode()
-    assert "they wait for your admin's approval, and you keep using CloudCenter" in html
+    assert "they wait for approval by your admin, and you keep using CloudCenter" in html
 
 
 def test_it_prefills_saved_invoice_details(bob, make_profile):

@@ -181,15 +181,16 @@ def test_it_rolls_back_a_submit_with_its_mail(alice, bob):
 def test_it_keeps_the_card_on_file_and_changes_only_name_and_expiry(alice, bob, make_profile):
     make_profile(bob, State.ACTIVE, Method.CREDIT_CARD)
     kept = CardOnFile(cardholder="Robert User", exp_month=5, exp_year=2032)
-    profile = payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=kept)
-    profile.refresh_from_db()
-    assert profile.state == State.PENDING
-    assert (profile.card_token, profile.card_brand, profile.card_last4) == (
+    payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=kept)
+    profile = PaymentProfile.objects.get(user=bob)
+    assert profile.state == State.ACTIVE  # the change waits beside it
+    change = profile.pending_change
+    assert (change.card_token, change.card_brand, change.card_last4) == (
         "tok_test",
         "Visa",
         "4242",
     )
-    assert (profile.cardholder_name, profile.card_exp_month, profile.card_exp_year) == (
+    assert (change.cardholder_name, change.card_exp_month, change.card_exp_year) == (
         "Robert User",
         5,
         2032,

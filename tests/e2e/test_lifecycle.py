@@ -55,7 +55,7 @@ def test_a_declined_profile_goes_back_with_a_reason_and_comes_back_corrected(
     log_in(user, "bob@acme.example")
     expect(user.get_by_role("heading", name="Your payment profile was declined")).to_be_visible()
     expect(user.get_by_text(REASON)).to_be_visible()
-    expect(user.get_by_text("Alice Admin", exact=False)).to_be_visible()
+    expect(user.get_by_text("Alice Admin declined your payment profile")).to_be_visible()
     shot(user, "gate-declined", key="gate-declined")
     open_account(user, "Bob User")
     open_payment_information(user, "Invoice")

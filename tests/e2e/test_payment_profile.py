@@ -197,7 +197,9 @@ def test_it_keeps_the_card_on_file_and_says_what_must_be_typed_again(
     page.get_by_label("Expiry (MM/YY)").fill("13/39")
     page.get_by_label("CVC").fill("123")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Enter the expiry date as MM/YY, for example 04/29.")).to_be_visible()
+    expect(
+        page.get_by_text("Enter the expiry date as MM/YY, for example 04/29.", exact=True)
+    ).to_be_visible()
     expect(page.get_by_label("Card Number")).to_have_value("")
     expect(page.get_by_label("Card Number")).to_have_accessible_description(AGAIN)
     expect(page.get_by_label("CVC")).to_have_value("")
@@ -211,22 +213,33 @@ def test_it_keeps_the_card_on_file_and_says_what_must_be_typed_again(
     page.get_by_label("Cardholder Name").fill("Robert User")
     page.get_by_label("Expiry (MM/YY)").fill("05/32")
     page.get_by_role("button", name="Save").click()
+    # Bob's profile is active: the change waits beside it, on the same card.
+    expect(page.get_by_role("alert").filter(has_text="Your change is saved")).to_be_visible()
     expect(
-        page.get_by_role("alert").filter(has_text="Your payment profile is saved")
+        page.get_by_text(
+            "Card on file (in the waiting change): Visa ending in 4242, expires 05/32."
+        )
     ).to_be_visible()
-    expect(page.get_by_text("Card on file: Visa ending in 4242, expires 05/32.")).to_be_visible()
+    expires = page.get_by_role("row").filter(has_text="Expires")
+    expect(expires.get_by_role("cell", name="04/31")).to_be_visible()
+    expect(expires.get_by_role("cell", name="05/32")).to_be_visible()
     expect(page.get_by_label("Cardholder Name")).to_have_value("Robert User")
     expect(page.get_by_label("Expiry (MM/YY)")).to_have_value("05/32")
     shot(page, "card-kept")
 
     profile = PaymentProfile.objects.get(user=bob)
-    assert (profile.state, profile.method) == (State.PENDING, Method.CREDIT_CARD)
-    assert (profile.card_token, profile.card_brand, profile.card_last4) == (
+    assert (profile.state, profile.method, profile.card_exp_year) == (
+        State.ACTIVE,
+        Method.CREDIT_CARD,
+        2031,
+    )
+    change = profile.pending_change
+    assert (change.card_token, change.card_brand, change.card_last4) == (
         "tok_test",
         "Visa",
         "4242",
     )
-    assert (profile.cardholder_name, profile.card_exp_month, profile.card_exp_year) == (
+    assert (change.cardholder_name, change.card_exp_month, change.card_exp_year) == (
         "Robert User",
         5,
         2032,
