@@ -16,7 +16,11 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from accounts.models import User
 from billing.models import Method
-from billing.services import payment_profile_activate, payment_profile_submit
+from billing.services import (
+    payment_profile_activate,
+    payment_profile_decline,
+    payment_profile_submit,
+)
 from tests.e2e.checks import PHONE, Findings, check_page, inside_viewport
 from tests.e2e.conftest import ROOT
 from tests.e2e.steps import log_in
@@ -62,7 +66,16 @@ def people(alice: User, bob: User, acme, paid_plan) -> dict[str, User]:
     payment_profile_submit(user=carol, method=Method.INVOICE, details=INVOICE_POST)
     payment_profile_activate(actor=alice, user=carol)
     terry = make_user("terry@acme.example", acme, plan=paid_plan, terms=False, name="Terry")
-    return {"alice": alice, "bob": bob, "carol": carol, "terry": terry}
+    # Dave's active profile has a change waiting; Erin's was declined.
+    dave = make_user("dave@acme.example", acme, plan=paid_plan, name="Dave Change")
+    details = {k: v for k, v in INVOICE_POST.items() if k != "method"}
+    payment_profile_submit(user=dave, method=Method.INVOICE, details=details)
+    payment_profile_activate(actor=alice, user=dave)
+    payment_profile_submit(user=dave, method=Method.INVOICE, details={**details, "city": "Ogden"})
+    erin = make_user("erin@acme.example", acme, plan=paid_plan, name="Erin Declined")
+    payment_profile_submit(user=erin, method=Method.INVOICE, details=details)
+    payment_profile_decline(actor=alice, user=erin, reason="The PO number is missing.")
+    return {"alice": alice, "bob": bob, "carol": carol, "terry": terry, "dave": dave}
 
 
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
@@ -130,7 +143,7 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     bob.goto("/account/billing/")
     check(bob, "payment information")
     for label, value in CARD.items():
-        bob.get_by_label(label, exact=True).fill(value)
+        bob.get_by_role("textbox", name=label, exact=True).fill(value)
     bob.get_by_role("button", name="Save").click()
     expect(bob.get_by_label("Card Number")).to_have_value("")
     check(bob, "payment information, bad card")
@@ -155,6 +168,17 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     check(bob, "forbidden")
     console_guard.forgive("the server responded with a status of 403")
 
+    # A user whose change waits, and one whose profile was declined.
+    dave = context().new_page()
+    log_in(dave, "dave@acme.example")
+    dave.goto("/account/billing/")
+    check(dave, "payment information, change pending")
+    erin = context().new_page()
+    log_in(erin, "erin@acme.example")
+    check(erin, "gate, declined")
+    erin.goto("/account/billing/")
+    check(erin, "payment information, declined")
+
     # The tenant admin.
     admin = context().new_page()
     log_in(admin, "alice@acme.example")
@@ -174,6 +198,14 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     check(admin, "Deactivate popup")
     check_box(admin, "Deactivate popup", popup)
     close_popup(admin)
+    popup = open_popup(admin, "bob@acme.example", "Decline Pay Profile")
+    check(admin, "Decline popup")
+    check_box(admin, "Decline popup", popup)
+    close_popup(admin)
+    popup = open_popup(admin, "dave@acme.example", "Review change")
+    check(admin, "Review change popup")
+    check_box(admin, "Review change popup", popup)
+    close_popup(admin)
     popup = open_popup(admin, "bob@acme.example", "Billing details")
     check(admin, "Billing details popup")
     check_box(admin, "Billing details popup", popup)
@@ -184,6 +216,9 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
         ("billing details page", f"/admin/users/{bob_pk}/billing/"),
         ("activate page", f"/admin/users/{bob_pk}/activate/"),
         ("deactivate page", f"/admin/users/{carol_pk}/deactivate/"),
+        ("decline page", f"/admin/users/{bob_pk}/decline/"),
+        ("review change page", f"/admin/users/{people['dave'].pk}/change/"),
+        ("users, awaiting an admin", "/admin/users/?status=awaiting"),
         ("change plan", f"/admin/users/{bob_pk}/plan/"),
         ("plans", "/admin/plans/"),
         ("settings", "/admin/settings/"),
@@ -191,6 +226,9 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     ]:
         admin.goto(path)
         check(admin, state)
+    admin.goto(f"/admin/users/{bob_pk}/decline/")
+    admin.get_by_role("button", name="Decline").click()
+    check(admin, "decline page, no reason")
     admin.goto(f"/admin/users/{carol_pk}/deactivate/")
     admin.get_by_label("Reason (optional)").fill("Moved teams")
     admin.get_by_role("button", name="OK").click()
