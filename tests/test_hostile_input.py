@@ -28,6 +28,7 @@ from mailer.models import Message
 
 from accounts.models import Plan, User
 from billing.models import INVOICE_FIELDS, Method, PaymentProfile, State
+from billing.services import payment_profile_submit
 from tests.helpers import (
     CARD_POST,
     INVOICE_POST,
@@ -370,6 +371,61 @@ def test_deactivate_with_a_reason(alice_client, bob, make_profile, reason, next_
         assert_shown_escaped(page(alice_client, detail, next=next_url))
         # The e-mail is plain text: the reason goes in as typed, unescaped.
         assert shown in Message.objects.latest("pk").email.body
+
+
+@HOSTILE_SETTINGS
+@given(reason=hostile_text, next_url=hostile_text)
+@example(reason="<script>alert(1)</script>", next_url="")
+@example(reason="Wrong\x00company", next_url="javascript:alert(1)")
+@example(reason="x" * HUGE, next_url="//evil.example")
+@example(reason="   ", next_url="")
+def test_decline_with_a_reason(alice_client, bob, make_profile, reason, next_url):
+    make_profile(bob, State.PENDING)
+    url = reverse("billing:profile_decline", args=[bob.pk])
+    with rolled_back():
+        assert_no_raw_html(page(alice_client, url, next=next_url))
+        before = db_snapshot()
+        response = alice_client.post(url, {"reason": reason, "next": next_url})
+        if response.status_code == 200:
+            assert_refused_clearly(response, before)
+            return
+        assert_local_redirect(response)
+        assert changed_tables(before, db_snapshot()) == {"PaymentProfile", "StateLog", "Message"}
+        profile = PaymentProfile.objects.get(user=bob)
+        assert profile.is_declined and profile.deactivation_reason == reason.strip()
+        history = reverse("billing:profile_history", args=[bob.pk])
+        assert_shown_escaped(page(alice_client, history), profile.deactivation_reason)
+        assert_shown_escaped(page(client_for(bob), reverse("billing:gate")), reason.strip())
+
+
+@HOSTILE_SETTINGS
+@given(
+    data=st.dictionaries(st.sampled_from(["decision", "reason", "change", "next"]), hostile_text)
+)
+@example(data={"decision": "approve", "change": "\x00"})
+@example(data={"decision": "decline", "reason": "<script>alert(1)</script>"})
+@example(data={"decision": "decline", "reason": "", "change": "-1"})
+@example(data={"decision": "both", "change": "9" * HUGE})
+@example(data={"decision": "approve", "next": "//evil.example"})
+def test_review_change(alice_client, bob, make_profile, data):
+    make_profile(bob, State.ACTIVE)
+    details = {k: v for k, v in INVOICE_POST.items() if k != "method"}
+    url = reverse("billing:profile_change_review", args=[bob.pk])
+    with rolled_back():
+        payment_profile_submit(user=bob, method="invoice", details={**details, "city": "Ogden"})
+        assert_no_raw_html(page(alice_client, url, **data))
+        before = db_snapshot()
+        response = alice_client.post(url, data)
+        if response.status_code == 200:
+            assert_refused_clearly(response, before)
+            return
+        assert_local_redirect(response)
+        profile = PaymentProfile.objects.select_related("pending_change").get(user=bob)
+        assert profile.state == State.ACTIVE
+        # Either decided (one of the two outcomes) or refused with a message.
+        assert profile.city in ("", "Ogden")  # kept (make_profile sets none) or approved
+        assert (profile.pending_change is None) == (changed_tables(before, db_snapshot()) != set())
+        assert_no_raw_html(alice_client.get(response["Location"]).content.decode())
 
 
 @HOSTILE_SETTINGS

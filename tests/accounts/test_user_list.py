@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
-from accounts.selectors import user_list_for_admin
-from billing.models import Method, State
+from accounts.selectors import STATUS_FILTERS, user_list_for_admin
+from billing.models import Method, PaymentProfile, PendingChange, State
 from tests.helpers import client_for, links, make_user
 
 URL = reverse("accounts:user_list")
@@ -189,20 +189,33 @@ def _users_page_queries(client, params=None) -> int:
 
 
 def _add_users(acme, plan, make_profile, count: int, start: int) -> None:
-    states = [State.PENDING, State.ACTIVE, State.INACTIVE, State.NONE, None]
+    """Users in every standing: pending, active, active with a change waiting,
+    declined, deactivated, not set up, not required (no plan)."""
+    standings = ["pending", "active", "change", "declined", "inactive", "none", "no plan"]
     for i in range(start, start + count):
-        user = make_user(f"load{i:04d}@acme.example", acme, plan=plan, name=f"Load {i:04d}")
-        state = states[i % len(states)]
-        if state is not None:
-            make_profile(user, state, Method.CREDIT_CARD if i % 2 else Method.INVOICE)
+        standing = standings[i % len(standings)]
+        user = make_user(
+            f"load{i:04d}@acme.example",
+            acme,
+            plan=None if standing == "no plan" else plan,
+            name=f"Load {i:04d}",
+        )
+        if standing in ("none", "no plan"):
+            continue
+        state = {"change": State.ACTIVE, "declined": State.INACTIVE}.get(standing, standing)
+        profile = make_profile(user, state, Method.CREDIT_CARD if i % 2 else Method.INVOICE)
+        if standing == "change":
+            change = PendingChange.objects.create(method=Method.INVOICE, city="Ogden")
+            PaymentProfile.objects.filter(pk=profile.pk).update(pending_change=change)
+        if standing == "declined":
+            PaymentProfile.objects.filter(pk=profile.pk).update(declined_at=profile.submitted_at)
 
 
 # Every kind of Users page: filters, searches, sorts (each column, both ways), and a
 # page past the first. Each must cost the same few queries at 5 users and at 200.
 PAGE_VARIANTS = [
     {},
-    {"status": "pending"},
-    {"status": "none"},
+    *({"status": status} for status in STATUS_FILTERS),
     {"q": "load"},
     {"q": "load0003@acme.example"},
     {"sort": "-name"},

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.db import transaction
 from django_fsm_log.models import StateLog
 from mailer.models import Message
@@ -16,7 +19,7 @@ from billing.services import (
     payment_profile_deactivate,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST, no_profile_saved, state_of
+from tests.helpers import INVOICE_POST, db_snapshot, no_profile_saved, state_of
 
 INVOICE = {k: v for k, v in INVOICE_POST.items() if k != "method"}
 CARD = CardInput(
@@ -207,3 +210,24 @@ def test_it_refuses_to_keep_a_card_that_is_not_on_file(alice, bob, make_profile,
         payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=kept)
     assert PaymentProfile.objects.filter(user=bob).values().get() == before
     assert not Message.objects.exists()
+
+
+def test_it_takes_at_most_five_saves_an_hour_that_e_mail_the_admins(alice, bob):
+    with time_machine.travel("2026-11-26 09:00Z", tick=False) as clock:
+        for city in ("A", "B", "C", "D", "E"):
+            payment_profile_submit(
+                user=bob, method=Method.INVOICE, details={**INVOICE, "city": city}
+            )
+            clock.shift(timedelta(minutes=1))
+        before = db_snapshot()
+        with pytest.raises(PaymentProfileError, match="5 times in the last hour") as refused:
+            payment_profile_submit(
+                user=bob, method=Method.INVOICE, details={**INVOICE, "city": "F"}
+            )
+        assert "Try again after 10:00" in str(refused.value)
+        assert db_snapshot() == before
+        assert Message.objects.count() == 5
+
+        clock.shift(timedelta(minutes=56))  # 10:01: the first save is an hour old
+        payment_profile_submit(user=bob, method=Method.INVOICE, details={**INVOICE, "city": "F"})
+        assert PaymentProfile.objects.get(user=bob).city == "F"
