@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.admin_area import admin_next_url, is_popup_request, tenant_admin_required
 from accounts.holds import PAYMENT_PROFILE, open_while
+from accounts.models import User
 from accounts.selectors import user_for_admin
 from billing.forms import (
     ChangeReviewForm,
@@ -116,12 +121,8 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
 @require_POST
 def profile_change_withdraw(request: HttpRequest) -> HttpResponse:
     """The owner takes back the change that awaits approval."""
-    try:
+    with _told(request, "Your change is withdrawn. Your profile keeps its details."):
         payment_profile_change_withdraw(user=request.user)
-    except PaymentProfileError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Your change is withdrawn. Your profile keeps its details.")
     return redirect("billing:profile_edit")
 
 
@@ -130,12 +131,8 @@ def profile_change_withdraw(request: HttpRequest) -> HttpResponse:
 @require_POST
 def profile_remind(request: HttpRequest) -> HttpResponse:
     """Remind my admins: at most once a day, while the profile or a change waits."""
-    try:
+    with _told(request, "Your admins have been reminded by e-mail."):
         payment_profile_remind_admins(user=request.user)
-    except PaymentProfileError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Your admins have been reminded by e-mail.")
     return redirect(_local_next(request) or "billing:profile_edit")
 
 
@@ -178,13 +175,37 @@ def _read_only() -> HttpResponse:
     return HttpResponseNotAllowed(["GET", "HEAD"])
 
 
-def _confirmation(request: HttpRequest, template: str, context: dict) -> HttpResponse:
-    """A confirmation as the popup's content (fetched by the Actions dropdown) or, for
-    a browser without JavaScript, as a page of its own."""
-    context = {**context, "action_url": request.path, "nav": "admin", "admin_nav": "users"}
+def _confirmation(
+    request: HttpRequest, template: str, *, target: User, form, next_url: str, **shown
+) -> HttpResponse:
+    """A confirmation of an act on `target`'s profile as the popup's content (fetched
+    by the Actions dropdown) or, for a browser without JavaScript, as a page of its
+    own. `shown`: its title, buttons, question and why it is unavailable (if so)."""
+    context = {
+        "target": target,
+        "profile": target.payment_profile,
+        "form": form,
+        "next": next_url,
+        "action_url": request.path,
+        "nav": "admin",
+        "admin_nav": "users",
+        **shown,
+    }
     if is_popup_request(request):
         return render(request, "billing/_profile_action_modal.html", context)
     return render(request, template, context)
+
+
+@contextmanager
+def _told(request: HttpRequest, success: str) -> Iterator[None]:
+    """Runs the act in its block and tells the person what came of it: `success`, or
+    the service's refusal (never a 500)."""
+    try:
+        yield
+    except PaymentProfileError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, success)
 
 
 @tenant_admin_required
@@ -195,30 +216,23 @@ def profile_activate(request: HttpRequest, pk: int) -> HttpResponse:
     next_url = admin_next_url(request)
     form = ProfileActivateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with _told(request, f"Payment profile of {target} activated."):
             payment_profile_activate(actor=request.user, user=target)
-        except PaymentProfileError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, f"Payment profile of {target} activated.")
         return redirect(next_url)
     profile = target.payment_profile
     return _confirmation(
         request,
         "billing/profile_activate.html",
-        {
-            "target": target,
-            "profile": profile,
-            "form": form,
-            "next": next_url,
-            "title": "Activate Pay Profile",
-            "buttons": [{"label": "Save"}],
-            "question": (
-                f"Activate the payment profile of {target.name}? They can use CloudCenter "
-                "once it is active, and they are told by e-mail."
-            ),
-            "unavailable": activate_refusal(profile=profile, actor=request.user),
-        },
+        target=target,
+        form=form,
+        next_url=next_url,
+        title="Activate Pay Profile",
+        buttons=[{"label": "Save"}],
+        question=(
+            f"Activate the payment profile of {target.name}? They can use CloudCenter "
+            "once it is active, and they are told by e-mail."
+        ),
+        unavailable=activate_refusal(profile=profile, actor=request.user),
     )
 
 
@@ -231,34 +245,27 @@ def profile_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     next_url = admin_next_url(request)
     form = ProfileDeactivateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with _told(request, f"Payment profile of {target} deactivated."):
             payment_profile_deactivate(
                 actor=request.user, user=target, reason=form.cleaned_data["reason"]
             )
-        except PaymentProfileError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, f"Payment profile of {target} deactivated.")
         return redirect(next_url)
     profile = target.payment_profile
     held = "They cannot use CloudCenter until it is activated again. "
     return _confirmation(
         request,
         "billing/profile_deactivate.html",
-        {
-            "target": target,
-            "profile": profile,
-            "form": form,
-            "next": next_url,
-            "title": "Deactivate Pay Profile",
-            "buttons": [{"label": "OK", "danger": True}],
-            "question": (
-                f"Deactivate the payment profile of {target.name}? "
-                f"{held if target.needs_payment_profile else ''}"
-                "They are told by e-mail, with the reason if you give one."
-            ),
-            "unavailable": deactivate_refusal(profile=profile, actor=request.user),
-        },
+        target=target,
+        form=form,
+        next_url=next_url,
+        title="Deactivate Pay Profile",
+        buttons=[{"label": "OK", "danger": True}],
+        question=(
+            f"Deactivate the payment profile of {target.name}? "
+            f"{held if target.needs_payment_profile else ''}"
+            "They are told by e-mail, with the reason if you give one."
+        ),
+        unavailable=deactivate_refusal(profile=profile, actor=request.user),
     )
 
 
@@ -271,32 +278,25 @@ def profile_decline(request: HttpRequest, pk: int) -> HttpResponse:
     next_url = admin_next_url(request)
     form = ProfileDeclineForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with _told(request, f"Payment profile of {target} declined."):
             payment_profile_decline(
                 actor=request.user, user=target, reason=form.cleaned_data["reason"]
             )
-        except PaymentProfileError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, f"Payment profile of {target} declined.")
         return redirect(next_url)
     profile = target.payment_profile
     return _confirmation(
         request,
         "billing/profile_decline.html",
-        {
-            "target": target,
-            "profile": profile,
-            "form": form,
-            "next": next_url,
-            "title": "Decline Pay Profile",
-            "buttons": [{"label": "Decline", "danger": True}],
-            "question": (
-                f"Decline the payment profile of {target.name}? It goes back to them with "
-                "your reason; when they save corrected details, it awaits activation again."
-            ),
-            "unavailable": decline_refusal(profile=profile, actor=request.user),
-        },
+        target=target,
+        form=form,
+        next_url=next_url,
+        title="Decline Pay Profile",
+        buttons=[{"label": "Decline", "danger": True}],
+        question=(
+            f"Decline the payment profile of {target.name}? It goes back to them with "
+            "your reason; when they save corrected details, it awaits activation again."
+        ),
+        unavailable=decline_refusal(profile=profile, actor=request.user),
     )
 
 
@@ -314,48 +314,40 @@ def profile_change_review(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            if data["decision"] == "approve":
+        if data["decision"] == "approve":
+            with _told(request, f"The change of {target}'s billing details is approved."):
                 payment_profile_change_approve(
                     actor=request.user, user=target, change_id=data["change"]
                 )
-                done = f"The change of {target}'s billing details is approved."
-            else:
+        else:
+            with _told(request, f"The change of {target}'s billing details is declined."):
                 payment_profile_change_decline(
                     actor=request.user,
                     user=target,
                     change_id=data["change"],
                     reason=data["reason"],
                 )
-                done = f"The change of {target}'s billing details is declined."
-        except PaymentProfileError as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, done)
         return redirect(next_url)
     change = profile.pending_change
     return _confirmation(
         request,
         "billing/profile_change_review.html",
-        {
-            "target": target,
-            "profile": profile,
-            "form": form,
-            "next": next_url,
-            "title": "Review change",
-            "buttons": [
-                {"label": "Approve", "name": "decision", "value": "approve"},
-                {"label": "Decline", "name": "decision", "value": "decline", "danger": True},
-            ],
-            "question": (
-                f"{target.name} changed the billing details of their active payment profile"
-                + (f" on {change.submitted_at:%Y-%m-%d}" if change else "")
-                + ". Approve to replace the old details with the new ones, or decline with a "
-                "reason to keep the old ones."
-            ),
-            "changes": changed_fields(profile.details(), change.details()) if change else [],
-            "unavailable": change_review_refusal(profile=profile, actor=request.user),
-        },
+        target=target,
+        form=form,
+        next_url=next_url,
+        title="Review change",
+        buttons=[
+            {"label": "Approve", "name": "decision", "value": "approve"},
+            {"label": "Decline", "name": "decision", "value": "decline", "danger": True},
+        ],
+        question=(
+            f"{target.name} changed the billing details of their active payment profile"
+            + (f" on {timezone.localtime(change.submitted_at):%Y-%m-%d}" if change else "")
+            + ". Approve to replace the old details with the new ones, or decline with a "
+            "reason to keep the old ones."
+        ),
+        changes=changed_fields(profile.details(), change.details()) if change else [],
+        unavailable=change_review_refusal(profile=profile, actor=request.user),
     )
 
 
