@@ -1,10 +1,14 @@
-"""The acts on a payment profile.
+"""The acts on a payment profile: the only way one changes.
 
 Each one is atomic: it re-reads the row under ``select_for_update()``, checks that
-the transition is allowed from the state it finds and for this actor, runs it,
-saves, and queues its e-mail as a row in the same transaction. So a double click,
-a stale page or two admins at once end in exactly one transition, and the other
-caller gets a ``PaymentProfileError`` with a message fit to show.
+the act is allowed from the state it finds and for this actor (the words of a
+refusal come from its ``*_refusal`` function, which the confirmation pages show up
+front), runs it, saves, writes the profile's log (the transitions through
+django-fsm-log, the acts that keep the state through ``_log``, into one table), and
+queues its e-mail as a row in the same transaction. So a double click, a stale
+page, two admins at once or a change replaced while it is reviewed end in exactly
+one outcome, and the other caller gets a ``PaymentProfileError`` with a message fit
+to show.
 """
 
 from __future__ import annotations
