@@ -2,7 +2,7 @@
 middleware for request charsets and response headers, and error pages that never
 read the request body (the logging of refusals is in accounts/logs.py).
 
-Kept apart from accounts/middleware.py (the terms of agreement) and from the views:
+Kept apart from accounts/holds.py (where a user is held) and from the views:
 nothing here knows about tenants, plans or payment profiles.
 """
 
