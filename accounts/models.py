@@ -9,6 +9,15 @@ from django.utils import timezone
 
 from accounts.timezones import validate_time_zone
 
+# The numeric settings of the scheduled jobs and the range each one allows: the one
+# statement of it (the fields' validators, the Settings form and the service read it).
+SETTING_RANGES = {"pending_digest_after_hours": (1, 720), "card_grace_days": (0, 60)}
+
+
+def _in_range(field: str) -> list:
+    low, high = SETTING_RANGES[field]
+    return [MinValueValidator(low), MaxValueValidator(high)]
+
 
 class Tenant(models.Model):
     name = models.CharField(max_length=100)
@@ -30,7 +39,7 @@ class Tenant(models.Model):
     pending_digest_after_hours = models.PositiveSmallIntegerField(
         "Waiting longer than (hours)",
         default=24,
-        validators=[MinValueValidator(1), MaxValueValidator(720)],
+        validators=_in_range("pending_digest_after_hours"),
     )
     setup_reminders = models.BooleanField(
         "Remind users who have not set up a payment profile", default=True
@@ -38,7 +47,7 @@ class Tenant(models.Model):
     card_grace_days = models.PositiveSmallIntegerField(
         "Days an expired card is still accepted",
         default=7,
-        validators=[MinValueValidator(0), MaxValueValidator(60)],
+        validators=_in_range("card_grace_days"),
     )
 
     class Meta:

@@ -286,14 +286,23 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
         initial={
             "require_payment_profile": tenant.require_payment_profile,
             "time_zone": tenant.time_zone,
+            "pending_digest": tenant.pending_digest,
+            "pending_digest_after_hours": tenant.pending_digest_after_hours,
+            "setup_reminders": tenant.setup_reminders,
+            "card_grace_days": tenant.card_grace_days,
         },
     )
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
             services.tenant_update_settings(
                 tenant=tenant,
-                require_payment_profile=form.cleaned_data["require_payment_profile"],
-                time_zone=form.cleaned_data["time_zone"] or None,
+                require_payment_profile=data["require_payment_profile"],
+                time_zone=data["time_zone"] or None,
+                pending_digest=data["pending_digest"],
+                pending_digest_after_hours=data["pending_digest_after_hours"],
+                setup_reminders=data["setup_reminders"],
+                card_grace_days=data["card_grace_days"],
             )
         except AccountError as error:
             _form_error(form, error)
