@@ -116,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.admin_menu",
+                "billing.context_processors.card_expiry",
                 "accounts.holds.navigation",
             ],
         },
