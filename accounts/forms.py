@@ -9,7 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, Pa
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import Plan, Tenant, User
+from accounts.models import SETTING_RANGES, Plan, Tenant, User
 from accounts.selectors import DEFAULT_SORT, STATUS_FILTERS, USER_SORTS
 from accounts.services import (
     PASSWORD_LINKS_PER_HOUR,
@@ -234,6 +234,20 @@ class PlanCreateForm(forms.Form):
         return name
 
 
+def _setting_number(field: str, unit: str, **kwargs) -> forms.IntegerField:
+    """A number of the Settings page, in its range (accounts.models.SETTING_RANGES);
+    left out of a POST, it stays as it is."""
+    low, high = SETTING_RANGES[field]
+    refusal = f"Enter a number of {unit} from {low} to {high}."
+    return forms.IntegerField(
+        required=False,
+        min_value=low,
+        max_value=high,
+        error_messages={"min_value": refusal, "max_value": refusal, "invalid": refusal},
+        **kwargs,
+    )
+
+
 class TenantSettingsForm(forms.Form):
     require_payment_profile = forms.BooleanField(
         label="Require users on paid subscription plans to set up a payment profile",
@@ -254,6 +268,43 @@ class TenantSettingsForm(forms.Form):
             "Europe/Berlin) to every user of your tenant, with its abbreviation."
         ),
         error_messages={"invalid_choice": NOT_A_TIME_ZONE},
+    )
+    # The scheduled jobs (billing/jobs.py). The numbers, left out of a POST, stay as
+    # they are; the ranges are the model's validators'.
+    pending_digest = forms.BooleanField(
+        label="Send the admins a daily digest of what waits for them",
+        required=False,
+        help_text=(
+            "Once a day, while payment profiles await activation or changes await approval "
+            "for longer than the hours below, every admin gets one e-mail listing them, "
+            "oldest first. Nothing is sent on days when nothing has waited that long."
+        ),
+    )
+    pending_digest_after_hours = _setting_number(
+        "pending_digest_after_hours",
+        "hours",
+        label="Put a request in the digest after it has waited (hours)",
+        help_text="How long a profile or change may wait before the digest lists it: "
+        "from 1 to 720 hours (30 days); 24 by default.",
+    )
+    setup_reminders = forms.BooleanField(
+        label="Remind users who have not set up a payment profile",
+        required=False,
+        help_text=(
+            "A user who must set up a payment profile and has not is e-mailed a reminder "
+            "1, 3 and 7 days after their account was created, and no more."
+        ),
+    )
+    card_grace_days = _setting_number(
+        "card_grace_days",
+        "days",
+        label="Keep an expired card active for (days)",
+        help_text=(
+            "A card is good through the last day of its expiry month; its owner is e-mailed "
+            "30 and 7 days before. If no new card is saved, the payment profile is "
+            "deactivated this many days after the card expired, and the user and the admins "
+            "are e-mailed. From 0 to 60; 7 by default."
+        ),
     )
 
     def __init__(self, *args, **kwargs):

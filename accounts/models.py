@@ -2,11 +2,21 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.timezones import validate_time_zone
+
+# The numeric settings of the scheduled jobs and the range each one allows: the one
+# statement of it (the fields' validators, the Settings form and the service read it).
+SETTING_RANGES = {"pending_digest_after_hours": (1, 720), "card_grace_days": (0, 60)}
+
+
+def _in_range(field: str) -> list:
+    low, high = SETTING_RANGES[field]
+    return [MinValueValidator(low), MaxValueValidator(high)]
 
 
 class Tenant(models.Model):
@@ -22,6 +32,22 @@ class Tenant(models.Model):
         default="UTC",
         validators=[validate_time_zone],
         help_text="Times in CloudCenter are shown in this zone to every user of the tenant.",
+    )
+    # What the scheduled jobs (billing/jobs.py) do for this tenant; the Settings page
+    # (accounts.forms.TenantSettingsForm) says each in a sentence.
+    pending_digest = models.BooleanField("Daily digest of what waits for the admins", default=True)
+    pending_digest_after_hours = models.PositiveSmallIntegerField(
+        "Waiting longer than (hours)",
+        default=24,
+        validators=_in_range("pending_digest_after_hours"),
+    )
+    setup_reminders = models.BooleanField(
+        "Remind users who have not set up a payment profile", default=True
+    )
+    card_grace_days = models.PositiveSmallIntegerField(
+        "Days an expired card is still accepted",
+        default=7,
+        validators=_in_range("card_grace_days"),
     )
 
     class Meta:

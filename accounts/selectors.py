@@ -8,9 +8,11 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from accounts.models import Plan, Tenant, User
 from billing.models import PaymentProfile, State, Status, can_administer
+from billing.selectors import card_expiring_filter
 
 # The sortable columns of the Users page and the order each one means. The sort
 # and status filter are cleaned by accounts.forms.UserFilterForm before they get
@@ -39,13 +41,15 @@ STATUS_FILTERS = {
     Status.INACTIVE: "Inactive (deactivated)",
     Status.NONE: Status.NONE.label,
     Status.NOT_REQUIRED: Status.NOT_REQUIRED.label,
+    "card_expiring": "Card expiring",
 }
 
 
 def _status_filter(tenant: Tenant, status: str) -> Q:
     """What `?status=` keeps, on the profile's own columns (and the plan's kind, for
     whether a user needs a profile: in this tenant, exactly the paid plans' users,
-    if it requires profiles)."""
+    if it requires profiles). "card_expiring": active or pending card profiles whose
+    card ends within 30 days or has ended (billing.selectors.card_expiring)."""
     needed = Q(plan__kind=Plan.Kind.SUBSCRIPTION) if tenant.require_payment_profile else Q(pk=None)
     state = "payment_profile__state"
     return {
@@ -58,6 +62,7 @@ def _status_filter(tenant: Tenant, status: str) -> Q:
         Status.INACTIVE: Q(**{state: State.INACTIVE}, payment_profile__declined_at=None),
         Status.NONE: Q(**{state: State.NONE}) & needed,
         Status.NOT_REQUIRED: Q(**{state: State.NONE}) & ~needed,
+        "card_expiring": card_expiring_filter(tenant, timezone.now()),
     }[status]
 
 

@@ -20,7 +20,14 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.mail import absolute_url, queue_mail
-from accounts.models import EMAIL_TAKEN, PasswordLinkRequest, Plan, Tenant, User
+from accounts.models import (
+    EMAIL_TAKEN,
+    SETTING_RANGES,
+    PasswordLinkRequest,
+    Plan,
+    Tenant,
+    User,
+)
 from accounts.timezones import validate_time_zone
 
 logger = logging.getLogger(__name__)
@@ -149,10 +156,18 @@ def plan_create(*, tenant: Tenant, name: str, kind: str) -> Plan:
 
 @transaction.atomic
 def tenant_update_settings(
-    *, tenant: Tenant, require_payment_profile: bool, time_zone: str | None = None
+    *,
+    tenant: Tenant,
+    require_payment_profile: bool,
+    time_zone: str | None = None,
+    pending_digest: bool | None = None,
+    pending_digest_after_hours: int | None = None,
+    setup_reminders: bool | None = None,
+    card_grace_days: int | None = None,
 ) -> Tenant:
     """Switch the payment-profile requirement for users on paid subscription plans,
-    and set the time zone the tenant's times are shown in (None: keep it)."""
+    set the time zone the tenant's times are shown in, and what the scheduled jobs
+    do for the tenant (billing/jobs.py). None keeps a setting as it is."""
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     tenant.require_payment_profile = require_payment_profile
     if time_zone is not None:
@@ -161,7 +176,28 @@ def tenant_update_settings(
         except ValidationError as error:
             raise AccountError(error.messages[0], field="time_zone") from None
         tenant.time_zone = time_zone
-    tenant.save(update_fields=["require_payment_profile", "time_zone"])
+    for field, value in (
+        ("pending_digest_after_hours", pending_digest_after_hours),
+        ("card_grace_days", card_grace_days),
+    ):
+        if value is not None:
+            low, high = SETTING_RANGES[field]
+            if not low <= value <= high:
+                raise AccountError(f"Enter a number from {low} to {high}.", field=field)
+            setattr(tenant, field, value)
+    for field, value in (("pending_digest", pending_digest), ("setup_reminders", setup_reminders)):
+        if value is not None:
+            setattr(tenant, field, value)
+    tenant.save(
+        update_fields=[
+            "require_payment_profile",
+            "time_zone",
+            "pending_digest",
+            "pending_digest_after_hours",
+            "setup_reminders",
+            "card_grace_days",
+        ]
+    )
     return tenant
 
 

@@ -30,6 +30,12 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(time_zone_names())]
 
 
+def tenant_zone(tenant) -> zoneinfo.ZoneInfo:
+    """The tenant's zone (UTC for none, or a name this machine no longer knows)."""
+    name = tenant.time_zone if tenant is not None else ""
+    return zoneinfo.ZoneInfo(name if name in time_zone_names() else "UTC")
+
+
 def validate_time_zone(value: str) -> None:
     """Only a name from the list: never a path or a zone file of our own."""
     if value not in time_zone_names():

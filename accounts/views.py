@@ -37,7 +37,7 @@ from accounts.selectors import (
 )
 from accounts.services import AccountError
 from billing.models import PaymentProfile
-from billing.selectors import user_is_gated
+from billing.selectors import card_expiring, user_is_gated
 
 
 class LoginView(auth_views.LoginView):
@@ -98,6 +98,7 @@ class UserRow:
     user: User
     profile: PaymentProfile
     actions: tuple[str, ...]
+    card_expiring: bool = False
 
 
 @tenant_admin_required
@@ -109,11 +110,13 @@ def user_list(request: HttpRequest) -> HttpResponse:
     q, status, sort = (filters.cleaned_data[key] for key in ("q", "status", "sort"))
     users = user_list_for_admin(tenant=request.user.tenant, q=q, status=status, sort=sort)
     page = user_list_page(users, number=filters.cleaned_data["page"], per_page=USERS_PER_PAGE)
+    now = timezone.now()
     rows = [
         UserRow(
             user=user,
             profile=user.payment_profile,
             actions=admin_actions(user.payment_profile, request.user),
+            card_expiring=card_expiring(user.payment_profile, now) is not None,
         )
         for user in page.object_list
     ]
@@ -286,14 +289,23 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
         initial={
             "require_payment_profile": tenant.require_payment_profile,
             "time_zone": tenant.time_zone,
+            "pending_digest": tenant.pending_digest,
+            "pending_digest_after_hours": tenant.pending_digest_after_hours,
+            "setup_reminders": tenant.setup_reminders,
+            "card_grace_days": tenant.card_grace_days,
         },
     )
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
             services.tenant_update_settings(
                 tenant=tenant,
-                require_payment_profile=form.cleaned_data["require_payment_profile"],
-                time_zone=form.cleaned_data["time_zone"] or None,
+                require_payment_profile=data["require_payment_profile"],
+                time_zone=data["time_zone"] or None,
+                pending_digest=data["pending_digest"],
+                pending_digest_after_hours=data["pending_digest_after_hours"],
+                setup_reminders=data["setup_reminders"],
+                card_grace_days=data["card_grace_days"],
             )
         except AccountError as error:
             _form_error(form, error)

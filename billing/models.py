@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta, tzinfo
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -53,6 +55,15 @@ def _is_owner(profile: PaymentProfile, actor) -> bool:
     return actor is not None and actor.pk == profile.user_id
 
 
+def _nobody(profile: PaymentProfile, actor) -> bool:
+    """The system's transitions: no person may run them (the Actions never offer them)."""
+    return False
+
+
+# The reason the system gives when it deactivates a profile whose card expired.
+CARD_EXPIRED = "Card expired"
+
+
 CARD_FIELDS = (
     "cardholder_name",
     "card_brand",
@@ -74,6 +85,20 @@ INVOICE_FIELDS = (
     "tax_id",
 )
 DETAIL_FIELDS = ("method", *INVOICE_FIELDS, *CARD_FIELDS)
+
+
+# A card expiring within this many days is shown as expiring (the banner, the Users
+# page's "Card expiring") and its owner is e-mailed at each of CARD_WARNING_DAYS.
+CARD_EXPIRING_WITHIN = timedelta(days=30)
+
+
+def card_expires_at(month: int, year: int, tz: tzinfo) -> datetime:
+    """The first moment a card is no longer good: it is good through the last day of
+    its expiry month (as billing.gateway.expiry_passed), in `tz`, the zone of the
+    owner's tenant (the zone every time of theirs is shown in)."""
+    if month == 12:
+        return datetime(year + 1, 1, 1, tzinfo=tz)
+    return datetime(year, month + 1, 1, tzinfo=tz)
 
 
 class BillingDetails(models.Model):
@@ -115,6 +140,19 @@ class BillingDetails(models.Model):
     def details(self) -> dict:
         """The saved details, field by field (what a change compares)."""
         return {field: getattr(self, field) for field in DETAIL_FIELDS}
+
+    def card_expires_at(self, tz: tzinfo) -> datetime | None:
+        """When the card stops being good (None: no card)."""
+        if self.method != Method.CREDIT_CARD or not self.card_exp_month or not self.card_exp_year:
+            return None
+        return card_expires_at(self.card_exp_month, self.card_exp_year, tz)
+
+    def pays_at(self, moment: datetime, tz: tzinfo) -> bool:
+        """Whether these details can pay at `moment`: an invoice, or a card not expired."""
+        if self.method == Method.INVOICE:
+            return True
+        expires = self.card_expires_at(tz)
+        return expires is not None and moment < expires
 
 
 class PendingChange(BillingDetails):
@@ -245,6 +283,17 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
 
     @fsm_log_by
     @fsm_log_description
+    @transition(field=state, source=State.ACTIVE, target=State.INACTIVE, permission=_nobody)
+    def expire(self, by=None, description=None) -> None:
+        """The system deactivates an active card profile whose card expired and whose
+        grace period passed (billing.services.payment_profile_expire). No person may:
+        logged with no ``by``, and shown as done by the system."""
+        self._mark(None)
+        self.deactivated_at = self.state_changed_at
+        self.deactivation_reason = CARD_EXPIRED
+
+    @fsm_log_by
+    @fsm_log_description
     @transition(
         field=state,
         source=State.PENDING,
@@ -257,3 +306,56 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
         self._mark(by)
         self.declined_at = self.state_changed_at
         self.deactivation_reason = description or ""
+
+
+class Reminder(models.Model):
+    """A scheduled e-mail that was sent (billing/jobs.py): written in the same
+    transaction as the queued mail, and unique per (kind, tenant or profile, key).
+
+    The key names the occasion, not the run: the tenant's date for a digest, the day
+    (1, 3, 7) of a set-up reminder, the expiry month and the day before it for a card
+    warning. So however many workers run a job and however often, each occasion is
+    sent once: a second insert of the same key fails (another worker won) and its
+    mail rolls back with it. A worker that was down catches up with the occasions
+    due now, not with every run it missed.
+    """
+
+    class Kind(models.TextChoices):
+        PENDING_DIGEST = "pending_digest", "Digest of what waits for the admins"
+        SETUP = "setup", "Reminder to set up a payment profile"
+        CARD_EXPIRING = "card_expiring", "Card expiry warning"
+        CARD_EXPIRED = "card_expired", "Deactivated: card expired"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    profile = models.ForeignKey(
+        PaymentProfile, on_delete=models.CASCADE, related_name="reminders", null=True, blank=True
+    )
+    key = models.CharField(max_length=40)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # A tenant's (the digest) or a profile's: exactly one of the two, and one
+            # row per key for it. Two conditional constraints, since NULLs are never
+            # equal in a plain one.
+            models.CheckConstraint(
+                condition=models.Q(tenant__isnull=True) ^ models.Q(profile__isnull=True),
+                name="reminder_tenant_or_profile",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "tenant", "key"],
+                condition=models.Q(profile__isnull=True),
+                name="reminder_once_per_tenant",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "profile", "key"],
+                condition=models.Q(tenant__isnull=True),
+                name="reminder_once_per_profile",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.key})"

@@ -10,19 +10,25 @@ from __future__ import annotations
 import logging
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from accounts.mail import absolute_url, queue_mail
 from accounts.models import User
+from accounts.timezones import tenant_zone
 from billing.models import PaymentProfile
 
 logger = logging.getLogger(__name__)
 
 
+def user_row_link(user: User) -> str:
+    """Admin > Users showing this user's row, with its Actions."""
+    return absolute_url(reverse("accounts:user_list") + "?" + urlencode({"q": user.email}))
+
+
 def _tell_admins(profile: PaymentProfile, admins: list[User], template: str) -> None:
     user = profile.user
-    # Admin > Users showing this user's row, with its Actions.
-    link = absolute_url(reverse("accounts:user_list") + "?" + urlencode({"q": user.email}))
+    link = user_row_link(user)
     for admin in admins:
         queue_mail(
             to=admin.email,
@@ -79,3 +85,48 @@ def change_approved(profile: PaymentProfile) -> None:
 
 def change_declined(profile: PaymentProfile, *, reason: str) -> None:
     _tell_user(profile, "change_declined", reverse("billing:profile_edit"), reason=reason)
+
+
+# --- Sent by the scheduled jobs (billing/jobs.py) ---------------------------------
+# No request has activated the tenant's time zone there: each e-mail shows its
+# times in the zone of the tenant it goes to, as the pages do.
+
+
+def card_expired(profile: PaymentProfile, admins: list[User]) -> None:
+    """The system deactivated the profile: its card expired and was not replaced."""
+    with timezone.override(tenant_zone(profile.user.tenant)):
+        _tell_user(profile, "card_expired", reverse("billing:profile_edit"))
+        _tell_admins(profile, admins, "card_expired_admins")
+
+
+def card_expiring(profile: PaymentProfile, *, expires_at, days: int) -> None:
+    """The card on file stops being good at `expires_at`: about `days` days from now."""
+    with timezone.override(tenant_zone(profile.user.tenant)):
+        _tell_user(
+            profile,
+            "card_expiring",
+            reverse("billing:profile_edit"),
+            expires_at=expires_at,
+            days=days,
+        )
+
+
+def setup_reminder(profile: PaymentProfile, *, days: int) -> None:
+    """The user has been held at the gate without a payment profile for `days` days."""
+    _tell_user(profile, "setup_reminder", reverse("billing:profile_edit"), days=days)
+
+
+def pending_digest(admin: User, items: list) -> None:
+    """One admin's daily digest: what has waited longer than the tenant's threshold,
+    oldest first (``billing.jobs.Waiting`` items)."""
+    with timezone.override(tenant_zone(admin.tenant)):
+        queue_mail(
+            to=admin.email,
+            template="pending_digest",
+            context={
+                "admin": admin,
+                "user": admin,  # the subject names the tenant through `user`
+                "items": items,
+                "link": absolute_url(reverse("accounts:user_list") + "?status=awaiting"),
+            },
+        )

@@ -25,14 +25,17 @@ from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
 from accounts.models import User
+from accounts.timezones import tenant_zone
 from billing import notifications
 from billing.gateway import CardError, get_gateway
 from billing.models import (
+    CARD_EXPIRED,
     CARD_FIELDS,
     INVOICE_FIELDS,
     Method,
     PaymentProfile,
     PendingChange,
+    Reminder,
     State,
     can_administer,
 )
@@ -107,6 +110,9 @@ CHANGE_DECLINE = "change_decline"
 CHANGE_WITHDRAW = "change_withdraw"
 CHANGE_DROP = "change_drop"
 REMIND = "remind"
+# The system's (scheduled jobs, billing/jobs.py): logged with no ``by``.
+SETUP_REMINDER = "setup_reminder"
+CARD_WARNING = "card_warning"
 
 
 def _log(profile: PaymentProfile, *, by: User | None, act: str, description: str) -> None:
@@ -561,4 +567,66 @@ def payment_profile_remind_admins(*, user: User) -> PaymentProfile:
         notifications.admins_reminded(profile, admins)
         _log(profile, by=user, act=REMIND, description=f"Reminder: {_admins_told(len(admins))}")
     logger.info("payment profile %s: admins reminded by its owner", profile.pk)
+    return profile
+
+
+def expire_refusal(*, profile: PaymentProfile, now: datetime) -> str:
+    """Why the system may not deactivate `profile` for an expired card at `now`, or ""
+    if it must: an active card profile whose card stopped being good more than the
+    tenant's grace period ago, with no waiting change that can pay (a new card saved
+    in time keeps the console while the admins review it)."""
+    tenant = profile.user.tenant
+    tz = tenant_zone(tenant)
+    expires = profile.card_expires_at(tz)
+    if profile.state != State.ACTIVE or expires is None:
+        return "Only an active card profile can expire."
+    if now < expires + timedelta(days=tenant.card_grace_days if tenant else 0):
+        return "The card is still good, or within its grace period."
+    change = profile.pending_change
+    if change is not None and change.pays_at(now, tz):
+        return "New details that can pay wait for approval."
+    return ""
+
+
+def payment_profile_expire(*, user: User, now: datetime | None = None) -> PaymentProfile | None:
+    """The system deactivates the user's profile because its card expired and the
+    tenant's grace period passed (billing/jobs.py runs it). Logged as ``expire``
+    with no person as ``by`` (the system) and the reason "Card expired"; drops a
+    waiting change (it cannot pay, or there would be nothing to do); e-mails the
+    user and the admins. Returns None, and does nothing, when it is not (or no
+    longer) due: another worker did it, or the owner saved a new card in time.
+
+    Once per expired card: its ``Reminder`` (kind card_expired, key the expiry
+    month) is written with the deactivation, so an admin who activates the
+    profile again on purpose is not overruled on the next run.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        profile = _locked_profile(user)
+        if expire_refusal(profile=profile, now=now):
+            return None
+        key = f"{profile.card_exp_year:04d}-{profile.card_exp_month:02d}"
+        if Reminder.objects.filter(
+            kind=Reminder.Kind.CARD_EXPIRED, profile=profile, key=key
+        ).exists():
+            return None
+        Reminder.objects.create(
+            kind=Reminder.Kind.CARD_EXPIRED, profile=profile, key=key, sent_at=now
+        )
+        profile.expire(
+            description=f"{CARD_EXPIRED}: {profile.card_brand} ending in {profile.card_last4}, "
+            f"expiry {profile.card_expiry}, not replaced in time"
+        )
+        _save(profile)
+        if profile.pending_change is not None:
+            _drop_change(profile)
+            _log(
+                profile,
+                by=None,
+                act=CHANGE_DROP,
+                description="The change that awaited approval was dropped with the deactivation.",
+            )
+        admins = profile_activators(profile.user)
+        notifications.card_expired(profile, admins)
+    logger.info("payment profile %s deactivated by the system: card expired", profile.pk)
     return profile

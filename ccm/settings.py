@@ -116,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.admin_menu",
+                "billing.context_processors.card_expiry",
                 "accounts.holds.navigation",
             ],
         },
@@ -237,6 +238,11 @@ MAILER_RETRY_INTERVAL = env_int("MAILER_RETRY_INTERVAL", 60)
 MAILER_RETRY_MAX_INTERVAL = env_int("MAILER_RETRY_MAX_INTERVAL", 3600)
 # Not delivered this many seconds after it was queued: logged as an ERROR, once.
 MAILER_STUCK_AFTER = env_int("MAILER_STUCK_AFTER", 3600)
+# The mail worker also runs the scheduled jobs (billing/jobs.py: digests, reminders,
+# expiring cards) every JOBS_INTERVAL seconds; 0 leaves them to cron (`run_jobs`).
+JOBS_INTERVAL = env_int("JOBS_INTERVAL", 300)
+if JOBS_INTERVAL < 0:
+    raise ImproperlyConfigured(f"JOBS_INTERVAL must be 0 or more, not {JOBS_INTERVAL}")
 # A message that cannot be sent is deferred, not allowed to stop the queue behind it.
 MAILER_ERROR_HANDLER = "accounts.mail.defer_on_error"
 

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import random
 import re
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections
 from django.urls import reverse
+from django.utils import timezone
 from django_fsm_log.models import StateLog
 from mailer.models import Message
 
-from billing.models import Method, PaymentProfile, State
+from accounts.models import User
+from billing.jobs import run_jobs
+from billing.models import Method, PaymentProfile, Reminder, State, card_expires_at
 from billing.services import (
     PaymentProfileError,
     payment_profile_activate,
@@ -30,7 +36,7 @@ from billing.services import (
     payment_profile_deactivate,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST, client_for, make_user
+from tests.helpers import INVOICE_POST, client_for, make_user, operator_env
 
 pytestmark = [
     pytest.mark.postgres,
@@ -351,3 +357,122 @@ def test_approving_while_the_user_replaces_the_change_takes_one_or_refuses(acme,
         assert profile.city == ("Shelbyville" if results == ["approved"] else "Springfield")
         outcomes[results[0]] += 1
     assert sum(outcomes.values()) == len(users)
+
+
+# --- Scheduled jobs: two workers on the same due occasions ------------------------------
+
+
+@pytest.fixture
+def due_occasions(acme, paid_plan, alice, dora):
+    """Everything the jobs can send, due now: requests waiting two days (the
+    digest), users held two days without a profile (the day-1 reminder), cards
+    ending this month (a warning, unless it is still more than 30 days away: early
+    on the 1st of a 31-day month), cards expired months ago (deactivation). Returns
+    every e-mail due, each once."""
+    now = timezone.now()
+    long_ago = now - timedelta(days=2)
+    gone = now - timedelta(days=95)
+    this_month, expired = (now.month, now.year), (gone.month, gone.year)
+    warned = card_expires_at(*this_month, UTC) - now <= timedelta(days=30)
+    expected = Counter()
+    for i in range(4):
+        waiting = make_user(f"wait{i}@acme.example", acme, plan=paid_plan, name=f"Wait {i}")
+        payment_profile_submit(user=waiting, method=Method.INVOICE, details=INVOICE_DETAILS)
+        PaymentProfile.objects.filter(user=waiting).update(submitted_at=long_ago)
+
+        held = make_user(f"held{i}@acme.example", acme, plan=paid_plan, name=f"Held {i}")
+        User.objects.filter(pk=held.pk).update(date_joined=long_ago)
+        expected[held.email, "[Acme] Reminder: set up your payment profile to use CloudCenter"] = 1
+
+        for prefix, (month, year) in (("soon", this_month), ("gone", expired)):
+            user = make_user(
+                f"{prefix}{i}@acme.example", acme, plan=paid_plan, name=f"{prefix} {i}"
+            )
+            PaymentProfile.objects.filter(user=user).update(
+                state=State.ACTIVE,
+                method=Method.CREDIT_CARD,
+                card_brand="Visa",
+                card_last4="4242",
+                card_exp_month=month,
+                card_exp_year=year,
+                card_token="tok",
+            )
+            if prefix == "soon" and warned:
+                expected[
+                    user.email,
+                    f"[Acme] Your card expires {month:02d}/{year % 100:02d}: save a new one",
+                ] = 1
+            else:
+                expected[
+                    user.email, "[Acme] Your payment profile has been deactivated: card expired"
+                ] = 1
+                for admin in (alice, dora):
+                    expected[
+                        admin.email,
+                        f"[Acme] Payment profile of {user.name} deactivated: card expired",
+                    ] = 1
+    for admin in (alice, dora):
+        expected[
+            admin.email, "[Acme] Daily digest: 4 payment profile requests waiting over 24 hours"
+        ] = 1
+    Message.objects.all().delete()
+    return expected
+
+
+def queued() -> Counter:
+    return Counter((m.to_addresses[0], m.subject) for m in Message.objects.all())
+
+
+def check_each_sent_once(expected: Counter) -> None:
+    assert queued() == expected  # every e-mail due, each exactly once
+    assert StateLog.objects.filter(transition="expire").count() == 4
+    assert Reminder.objects.filter(kind=Reminder.Kind.PENDING_DIGEST).count() == 1
+    assert Reminder.objects.filter(kind=Reminder.Kind.SETUP).count() == 4
+    warnings = sum(1 for _to, subject in expected if "Your card expires" in subject)
+    assert Reminder.objects.filter(kind=Reminder.Kind.CARD_EXPIRING).count() >= warnings
+    assert Reminder.objects.filter(kind=Reminder.Kind.CARD_EXPIRED).count() == 4
+
+
+@pytest.fixture
+def mid_month(time_machine):
+    """The threads share the process's clock: the 20th, when a card ending this
+    month is 11 days from its end (both warnings due, one e-mail)."""
+    time_machine.move_to(datetime(2030, 1, 20, 9, 0, tzinfo=UTC), tick=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_the_jobs_at_once_send_each_email_once(mid_month, due_occasions):
+    assert sum(1 for _to, subject in due_occasions if "Your card expires 01/30" in subject) == 4
+    barrier = threading.Barrier(2)
+
+    def worker():
+        for _ in range(5):  # both start each round together: a real collision
+            barrier.wait(timeout=30)
+            run_jobs()
+
+    assert run_in_threads([worker, worker]) == []
+    check_each_sent_once(due_occasions)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_running_the_jobs_send_each_email_once(due_occasions):
+    """The same with the documented command, as two processes of their own."""
+    from tests.test_smtp import BASE_DIR, worker_database_url
+
+    env = operator_env(DEBUG="true", DATABASE_URL=worker_database_url())
+    for _ in range(2):
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "run_jobs"],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for worker in workers:
+            _out, err = worker.communicate(timeout=120)
+            assert worker.returncode == 0, err
+    check_each_sent_once(due_occasions)

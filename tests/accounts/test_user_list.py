@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import STATUS_FILTERS, user_list_for_admin
@@ -189,8 +190,9 @@ def _users_page_queries(client, params=None) -> int:
 
 
 def _add_users(acme, plan, make_profile, count: int, start: int) -> None:
-    """Users in every standing: pending, active, active with a change waiting,
-    declined, deactivated, not set up, not required (no plan)."""
+    """Users in every standing: pending, active (every other one on a card that
+    expires this month), active with a change waiting, declined, deactivated, not
+    set up, not required (no plan)."""
     standings = ["pending", "active", "change", "declined", "inactive", "none", "no plan"]
     for i in range(start, start + count):
         standing = standings[i % len(standings)]
@@ -209,6 +211,11 @@ def _add_users(acme, plan, make_profile, count: int, start: int) -> None:
             PaymentProfile.objects.filter(pk=profile.pk).update(pending_change=change)
         if standing == "declined":
             PaymentProfile.objects.filter(pk=profile.pk).update(declined_at=profile.submitted_at)
+        if standing == "active" and profile.method == Method.CREDIT_CARD:
+            today = timezone.now()
+            PaymentProfile.objects.filter(pk=profile.pk).update(
+                card_exp_month=today.month, card_exp_year=today.year
+            )
 
 
 # Every kind of Users page: filters, searches, sorts (each column, both ways), and a
@@ -264,3 +271,28 @@ def test_the_pages_of_every_sort_add_up_to_the_whole_list(
     whole = user_list_for_admin(tenant=acme, sort=sort).values_list("email", flat=True)
     assert paged == list(whole)
     assert len(paged) == len(set(paged)) == User.objects.filter(tenant=acme).count()
+
+
+def test_card_expiring_lists_the_cards_that_end_within_30_days_with_the_expiry_in_the_row(
+    cast, acme, paid_plan, make_profile
+):
+    import time_machine
+
+    carol = make_user("carol@acme.example", acme, plan=paid_plan, name="Carol Card")
+    with time_machine.travel("2030-04-10 12:00Z", tick=False):
+        for user, month in ((cast["bob"], 4), (carol, 6)):  # ends 1 May; ends 1 July
+            profile = make_profile(user, State.ACTIVE, Method.CREDIT_CARD)
+            PaymentProfile.objects.filter(pk=profile.pk).update(
+                card_exp_month=month, card_exp_year=2030
+            )
+        client = client_for(cast["alice"])
+        response = client.get(URL, {"status": "card_expiring"})
+        assert _emails(response) == ["bob@acme.example"]
+        assert '<option value="card_expiring" selected>Card expiring</option>' in (
+            response.content.decode()
+        )
+        html = client.get(URL).content.decode()
+    bob_row, carol_row = _row(html, "bob@acme.example"), _row(html, "carol@acme.example")
+    assert "Credit Card" in bob_row and "· expires 04/30" in bob_row
+    assert "(card expiring)" in bob_row
+    assert "· expires 06/30" in carol_row and "(card expiring)" not in carol_row

@@ -24,6 +24,7 @@ from billing.services import (
 from tests.e2e.checks import PHONE, Findings, check_page, inside_viewport
 from tests.e2e.conftest import ROOT
 from tests.e2e.steps import log_in
+from tests.e2e.test_card_expiry import on_expiring_card
 from tests.helpers import INVOICE_POST, make_user
 
 REPORT = ROOT / "artifacts" / "a11y"
@@ -75,6 +76,9 @@ def people(alice: User, bob: User, acme, paid_plan) -> dict[str, User]:
     erin = make_user("erin@acme.example", acme, plan=paid_plan, name="Erin Declined")
     payment_profile_submit(user=erin, method=Method.INVOICE, details=details)
     payment_profile_decline(actor=alice, user=erin, reason="The PO number is missing.")
+    # Fran's card expires soon: the banner on her pages.
+    fran = make_user("fran@acme.example", acme, plan=paid_plan, name="Fran Card")
+    on_expiring_card(fran)
     return {"alice": alice, "bob": bob, "carol": carol, "terry": terry, "dave": dave}
 
 
@@ -178,6 +182,12 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     check(erin, "gate, declined")
     erin.goto("/account/billing/")
     check(erin, "payment information, declined")
+    fran = context().new_page()
+    log_in(fran, "fran@acme.example")
+    expect(fran.get_by_role("status").filter(has_text="Your card")).to_be_visible()
+    check(fran, "dashboard, card expiring banner")
+    fran.goto("/account/billing/")
+    check(fran, "payment information, card expiring banner")
 
     # The tenant admin.
     admin = context().new_page()
@@ -219,6 +229,7 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
         ("decline page", f"/admin/users/{bob_pk}/decline/"),
         ("review change page", f"/admin/users/{people['dave'].pk}/change/"),
         ("users, awaiting an admin", "/admin/users/?status=awaiting"),
+        ("users, card expiring", "/admin/users/?status=card_expiring"),
         ("change plan", f"/admin/users/{bob_pk}/plan/"),
         ("plans", "/admin/plans/"),
         ("settings", "/admin/settings/"),

@@ -1,5 +1,7 @@
 """`manage.py mail_worker`: delivers every e-mail the app queues (see accounts/mail.py,
-where a failed message is handled: settings.MAILER_ERROR_HANDLER)."""
+where a failed message is handled: settings.MAILER_ERROR_HANDLER), and runs the
+app's scheduled jobs (billing/jobs.py) every JOBS_INTERVAL seconds, so an operator
+runs one process for both."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from mailer import engine
 from mailer.models import Message
 
 from accounts.mail import retry_due_messages
+from billing.jobs import run_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -22,19 +25,26 @@ class Command(BaseCommand):
         "Deliver queued e-mail: sends the queue every MAILER_WORKER_INTERVAL seconds; every "
         "MAILER_RETRY_INTERVAL seconds puts back in the queue the failed messages whose next "
         "try has come (backoff: MAILER_RETRY_INTERVAL doubling up to MAILER_RETRY_MAX_INTERVAL, "
-        "until delivered). Several workers may run against one database."
+        "until delivered). Every JOBS_INTERVAL seconds (0: never) runs the scheduled jobs "
+        "(digests, reminders, expiring cards) first. Several workers may run against one "
+        "database."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--once",
             action="store_true",
-            help="Put back failed mail that is due, send the queue once, exit.",
+            help="Put back failed mail that is due, run the scheduled jobs, send the queue "
+            "once, exit.",
+        )
+        parser.add_argument(
+            "--no-jobs", action="store_true", help="Deliver mail only: never run the jobs."
         )
 
-    def handle(self, *args, once: bool = False, **options):
+    def handle(self, *args, once: bool = False, no_jobs: bool = False, **options):
+        jobs_every = 0 if no_jobs else settings.JOBS_INTERVAL
         if once:
-            self.run_once(retry=True)
+            self.run_once(retry=True, jobs=bool(jobs_every))
             return
         stop = False
 
@@ -48,14 +58,17 @@ class Command(BaseCommand):
             f"Mail worker started: delivering through {settings.MAILER_EMAIL_BACKEND}."
         )
         self.stdout.flush()  # a process manager reads it through a pipe: say it now
-        last_retry = 0.0
+        last_retry = last_jobs = float("-inf")
         while not stop:
             now = time.monotonic()
             retry = now - last_retry >= settings.MAILER_RETRY_INTERVAL
             if retry:
                 last_retry = now
+            jobs = bool(jobs_every) and now - last_jobs >= jobs_every
+            if jobs:
+                last_jobs = now
             try:
-                self.run_once(retry=retry)
+                self.run_once(retry=retry, jobs=jobs)
             except Exception:  # keep the worker alive through a database hiccup
                 logger.exception("mail worker: sending failed; trying again shortly")
             for _ in range(settings.MAILER_WORKER_INTERVAL * 10):
@@ -65,7 +78,12 @@ class Command(BaseCommand):
         self.stdout.write("Mail worker stopped.")
         self.stdout.flush()
 
-    def run_once(self, *, retry: bool) -> None:
+    def run_once(self, *, retry: bool, jobs: bool = False) -> None:
+        if jobs:
+            # Before sending, so what a job queues goes out in the same round.
+            done = run_jobs()
+            if any(done.values()):
+                logger.info("mail worker: scheduled jobs: %s", done)
         if retry:
             retried = retry_due_messages()
             if retried:
