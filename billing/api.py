@@ -110,7 +110,8 @@ class Error(Schema):
 
 
 ERRORS: dict[int, type[Schema]] = {401: Error, 403: Error, 404: Error, 422: Error, 429: Error}
-ACT_ERRORS: dict[int, type[Schema]] = {**ERRORS, 409: Error}
+# 400: a body that is not JSON at all; 409: the profile's state refuses the act.
+ACT_ERRORS: dict[int, type[Schema]] = {**ERRORS, 400: Error, 409: Error}
 
 
 def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
