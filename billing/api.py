@@ -416,8 +416,15 @@ def user_list_after(users: QuerySet[User], *, sort: str, cursor: str, limit: int
     cursor of the next page (None on the last). Raises BadCursor."""
     if cursor:
         users = users.filter(_after(sort, _decode_cursor(cursor, sort)))
+    # The page's keys from a subquery that reads only the columns it orders by (an
+    # index alone, for the name and e-mail orders), then those rows with their plan
+    # and profile: joining them in before the LIMIT sorts the whole join (2 s at
+    # 100,000 users on SQLite). One query, as accounts.selectors.user_list_page.
+    keys = users.values_list("pk", flat=True)[: limit + 1]
     rows = list(
-        users.select_related("tenant", "plan", "payment_profile__pending_change")[: limit + 1]
+        User.objects.filter(pk__in=keys)
+        .select_related("tenant", "plan", "payment_profile__pending_change")
+        .order_by(*users.query.order_by)
     )
     more = len(rows) > limit
     rows = rows[:limit]
