@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime, time
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
@@ -311,3 +313,47 @@ class TenantSettingsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False
+
+
+class ApiTokenForm(forms.Form):
+    """Admin > API tokens > New token: a name to tell it by, and an optional expiry."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text="What the token is for, e.g. the ERP system that uses it.",
+        error_messages={"required": "Give the token a name, to tell it apart later."},
+    )
+    expires_on = forms.DateField(
+        label="Expires on (optional)",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The token stops working at the start of this day (your tenant's time "
+        "zone). Leave empty for a token that works until it is revoked.",
+        error_messages={"invalid": "Enter a date, like 2027-01-31."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Give the token a name, to tell it apart later.")
+        return name
+
+    def clean_expires_on(self):
+        day = self.cleaned_data["expires_on"]
+        if day is not None and day <= timezone.localdate():
+            raise forms.ValidationError("Pick a day after today.")
+        return day
+
+    @property
+    def expires_at(self):
+        """The start of the chosen day in the current (tenant's) time zone, or None."""
+        day = self.cleaned_data.get("expires_on")
+        if day is None:
+            return None
+        return timezone.make_aware(datetime.combine(day, time.min))

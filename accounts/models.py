@@ -200,3 +200,56 @@ class PasswordLinkRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Password link requested at {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class ApiToken(models.Model):
+    """A tenant admin's key to the API (billing/api.py). It acts as the admin who made
+    it, in their tenant, for as long as they are an active tenant admin and it is
+    neither revoked nor expired. Only a SHA-256 of its secret is kept: the token
+    itself ("ccm_<id>_<secret>") is shown once, when it is made.
+
+    ``window_started_at`` and ``window_count`` are the throttle's fixed window,
+    kept on the row every call updates anyway (``last_used_at``), so the limit
+    holds across processes and hosts without a shared cache."""
+
+    name = models.CharField(max_length=100)
+    secret_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    window_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to an act sent with an ``Idempotency-Key`` header, per token:
+    a repeat with the same key gets it back instead of acting again. ``fingerprint``
+    (a SHA-256 of method, path and body) tells a repeat from another request reusing
+    the key. The unique constraint is what makes concurrent repeats wait for the
+    first; keys are forgotten after a day (billing.api.IDEMPOTENCY_TTL)."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(default=0)
+    body = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Idempotency key {self.key}"

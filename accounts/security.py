@@ -15,7 +15,7 @@ from datetime import timedelta
 from axes.conf import settings as axes_settings
 from axes.helpers import get_cool_off
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.utils.http import parse_header_parameters
@@ -209,6 +209,8 @@ def permission_denied(request: HttpRequest, exception: Exception | None) -> Http
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None) -> HttpResponse:
+    if request.path.startswith("/api/"):  # a script asked: it reads JSON (billing/api.py)
+        return JsonResponse({"detail": "There is no such API endpoint."}, status=404)
     return render(request, "404.html", status=404)
 
 

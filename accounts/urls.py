@@ -26,6 +26,9 @@ urlpatterns = [
     path("admin/plans/", views.plan_list, name="plan_list"),
     path("admin/plans/add/", views.plan_create, name="plan_create"),
     path("admin/settings/", views.tenant_settings, name="tenant_settings"),
+    path("admin/api-tokens/", views.api_token_list, name="api_token_list"),
+    path("admin/api-tokens/add/", views.api_token_create, name="api_token_create"),
+    path("admin/api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path(
         "account/password/",
         open_at_gate(

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import services
 from accounts.admin_area import admin_next_url, tenant_admin_required
 from accounts.forms import (
+    ApiTokenForm,
     LoginForm,
     PlanCreateForm,
     TenantSettingsForm,
@@ -36,6 +37,9 @@ from accounts.selectors import (
     user_list_page,
 )
 from accounts.services import AccountError
+from accounts.tokens import api_token_create as api_token_create_service
+from accounts.tokens import api_token_revoke as api_token_revoke_service
+from accounts.tokens import token_for_admin, tokens_for_admin
 from billing.models import PaymentProfile
 from billing.selectors import card_expiring, user_is_gated
 
@@ -316,4 +320,61 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/tenant_settings.html",
         {"form": form, "tenant": tenant, "nav": "admin", "admin_nav": "settings"},
+    )
+
+
+# --- Admin > API tokens ------------------------------------------------------------
+
+
+@tenant_admin_required
+@require_GET
+def api_token_list(request: HttpRequest) -> HttpResponse:
+    """The tenant's API tokens: name, who made it, when, last used, expiry, revoked."""
+    return render(
+        request,
+        "accounts/api_token_list.html",
+        {
+            "tokens": tokens_for_admin(request.user),
+            "now": timezone.now(),
+            "nav": "admin",
+            "admin_nav": "tokens",
+        },
+    )
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def api_token_create(request: HttpRequest) -> HttpResponse:
+    """New token. The POST answers with the token itself, once, rather than a
+    redirect: carrying the secret to another page would mean storing it."""
+    form = ApiTokenForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        new = api_token_create_service(
+            admin=request.user, name=form.cleaned_data["name"], expires_at=form.expires_at
+        )
+        return render(
+            request,
+            "accounts/api_token_created.html",
+            {"token": new.token, "plaintext": new.plaintext, "nav": "admin", "admin_nav": "tokens"},
+        )
+    return render(
+        request,
+        "accounts/api_token_create.html",
+        {"form": form, "nav": "admin", "admin_nav": "tokens"},
+    )
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke: a confirmation page, and the POST that revokes at once."""
+    token = token_for_admin(admin=request.user, pk=pk)
+    if request.method == "POST":
+        api_token_revoke_service(admin=request.user, token=token)
+        messages.success(request, f"API token {token.name} revoked. Calls with it are refused.")
+        return redirect("accounts:api_token_list")
+    return render(
+        request,
+        "accounts/api_token_revoke.html",
+        {"token": token, "nav": "admin", "admin_nav": "tokens"},
     )

@@ -24,7 +24,7 @@ from django.test.utils import CaptureQueriesContext
 @dataclass
 class Page:
     key: str  # e.g. "a_first"
-    group: str  # "a" Users page, "b" Django admin, "c" floor, "s" Users page sorts
+    group: str  # "a" Users page, "b" Django admin, "c" floor, "s" sorts, "p" the API
     label: str
     url: str
     client: Client

@@ -105,7 +105,7 @@ def page_rows(result) -> list[list[str]]:
     rows = []
     for key, timing in result.timings.items():
         vs_admin = ratio(result, key, PAIRED[key]) if key in PAIRED else None
-        vs_floor = ratio(result, key, "c_floor") if key.startswith(("a_", "s_")) else None
+        vs_floor = ratio(result, key, "c_floor") if key.startswith(("a_", "s_", "p_")) else None
         rows.append(
             [
                 f"({timing.page.group}) {timing.page.label}",

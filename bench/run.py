@@ -364,6 +364,8 @@ def build_pages(seeded) -> list:
                 )
             )
 
+    pages += api_pages(seeded, pending_emails, by_email)
+
     pages.append(
         Page(
             "c_floor",
@@ -375,6 +377,50 @@ def build_pages(seeded) -> list:
         )
     )
     return pages
+
+
+def api_pages(seeded, pending_emails: list[str], by_email) -> list:
+    """The API's user list (billing/api.py) beside the Users page: the same first 50
+    rows, the pending ones, and a page deep in the e-mail order reached by its cursor
+    (keyed: as fast as the first, where the page's OFFSET walks the index)."""
+    from django.test import Client
+
+    from accounts.tokens import api_token_create
+    from bench.measure import Page, emails_present
+    from billing.api import _encode_cursor
+
+    token = api_token_create(admin=seeded.admin, name="bench", expires_at=None).plaintext
+    client = Client(headers={"Authorization": f"Bearer {token}"})
+    n = by_email.count()
+    before_deep = by_email.select_related("plan", "payment_profile")[max(0, n - PER_PAGE - 1)]
+    deep_emails = list(by_email.values_list("email", flat=True)[n - PER_PAGE :])
+    cursor = _encode_cursor("email", before_deep)
+    return [
+        Page(
+            "p_first",
+            "p",
+            "API user list, first 50",
+            f"/api/v1/users?limit={PER_PAGE}",
+            client,
+            emails_present(seeded.first_page_emails),
+        ),
+        Page(
+            "p_pending",
+            "p",
+            "API user list, Pending activation",
+            f"/api/v1/users?status=pending&limit={PER_PAGE}",
+            client,
+            emails_present(pending_emails),
+        ),
+        Page(
+            "p_email_last",
+            "p",
+            "API user list by e-mail, last 50 (by cursor)",
+            f"/api/v1/users?sort=email&limit={PER_PAGE}&cursor={cursor}",
+            client,
+            emails_present(deep_emails),
+        ),
+    ]
 
 
 def _admin_state_filter(model_admin) -> str:

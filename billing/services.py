@@ -431,24 +431,41 @@ def _refuse_if(refusal: str) -> None:
         raise PaymentProfileError(refusal)
 
 
-def payment_profile_activate(*, actor: User, user: User, note: str = "") -> PaymentProfile:
-    """An admin activates a pending or inactive profile; the user may then use the console."""
+def _logged(text: str | None, via: str) -> str | None:
+    """The log entry's description: the admin's own words, and "(via API)" when
+    they acted through something other than the pages (`via`). What the user
+    reads as the reason (``deactivation_reason``, the e-mail) stays their words."""
+    if not via:
+        return text
+    return f"{text} (via {via})" if text else f"Via {via}"
+
+
+def payment_profile_activate(
+    *, actor: User, user: User, note: str = "", via: str = ""
+) -> PaymentProfile:
+    """An admin activates a pending or inactive profile; the user may then use the console.
+
+    `via` ("API") is noted in the log when the act did not come from the pages; the
+    same holds for every admin act below."""
     with transaction.atomic():
         profile = _locked_profile(user)
         _refuse_if(activate_refusal(profile=profile, actor=actor))
-        profile.activate(by=actor, description=note.strip() or None)
+        profile.activate(by=actor, description=_logged(note.strip() or None, via))
         _save(profile)
         notifications.profile_activated(profile)
     logger.info("payment profile %s activated by user %s", profile.pk, actor.pk)
     return profile
 
 
-def payment_profile_deactivate(*, actor: User, user: User, reason: str = "") -> PaymentProfile:
+def payment_profile_deactivate(
+    *, actor: User, user: User, reason: str = "", via: str = ""
+) -> PaymentProfile:
     """An admin deactivates an active profile; the user is held at the gate again."""
     with transaction.atomic():
         profile = _locked_profile(user)
         _refuse_if(deactivate_refusal(profile=profile, actor=actor))
-        profile.deactivate(by=actor, description=reason.strip() or None)
+        profile.deactivate(by=actor, description=_logged(reason.strip() or None, via))
+        profile.deactivation_reason = reason.strip()
         _save(profile)
         if profile.pending_change is not None:
             _drop_change(profile)
@@ -456,14 +473,18 @@ def payment_profile_deactivate(*, actor: User, user: User, reason: str = "") -> 
                 profile,
                 by=actor,
                 act=CHANGE_DROP,
-                description="The change that awaited approval was dropped with the deactivation.",
+                description=_logged(
+                    "The change that awaited approval was dropped with the deactivation.", via
+                ),
             )
         notifications.profile_deactivated(profile)
     logger.info("payment profile %s deactivated by user %s", profile.pk, actor.pk)
     return profile
 
 
-def payment_profile_decline(*, actor: User, user: User, reason: str) -> PaymentProfile:
+def payment_profile_decline(
+    *, actor: User, user: User, reason: str, via: str = ""
+) -> PaymentProfile:
     """An admin sends a pending profile back to its owner with a reason (pending →
     inactive, shown as "Declined"); saving corrected details submits it again."""
     reason = reason.strip()
@@ -472,7 +493,8 @@ def payment_profile_decline(*, actor: User, user: User, reason: str) -> PaymentP
     with transaction.atomic():
         profile = _locked_profile(user)
         _refuse_if(decline_refusal(profile=profile, actor=actor))
-        profile.decline(by=actor, description=reason)
+        profile.decline(by=actor, description=_logged(reason, via))
+        profile.deactivation_reason = reason
         _save(profile)
         notifications.profile_declined(profile)
     logger.info("payment profile %s declined by user %s", profile.pk, actor.pk)
@@ -480,7 +502,7 @@ def payment_profile_decline(*, actor: User, user: User, reason: str) -> PaymentP
 
 
 def payment_profile_change_approve(
-    *, actor: User, user: User, change_id: int | None = None
+    *, actor: User, user: User, change_id: int | None = None, via: str = ""
 ) -> PaymentProfile:
     """An admin approves the pending change: its details replace the profile's, which
     stays active."""
@@ -495,7 +517,10 @@ def payment_profile_change_approve(
         _save(profile)
         change.delete()
         _log(
-            profile, by=actor, act=CHANGE_APPROVE, description=f"Change approved: {_describe(rows)}"
+            profile,
+            by=actor,
+            act=CHANGE_APPROVE,
+            description=_logged(f"Change approved: {_describe(rows)}", via),
         )
         notifications.change_approved(profile)
     logger.info("payment profile %s: change approved by user %s", profile.pk, actor.pk)
@@ -503,7 +528,7 @@ def payment_profile_change_approve(
 
 
 def payment_profile_change_decline(
-    *, actor: User, user: User, reason: str, change_id: int | None = None
+    *, actor: User, user: User, reason: str, change_id: int | None = None, via: str = ""
 ) -> PaymentProfile:
     """An admin declines the pending change with a reason: the profile keeps its
     details and stays active; the user is told why."""
@@ -514,7 +539,7 @@ def payment_profile_change_decline(
         profile = _locked_profile(user)
         _refuse_if(change_review_refusal(profile=profile, actor=actor, change_id=change_id))
         _drop_change(profile)
-        _log(profile, by=actor, act=CHANGE_DECLINE, description=reason)
+        _log(profile, by=actor, act=CHANGE_DECLINE, description=_logged(reason, via))
         notifications.change_declined(profile, reason=reason)
     logger.info("payment profile %s: change declined by user %s", profile.pk, actor.pk)
     return profile

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "mailer",
     "axes",
     "csp",
+    "ninja",  # the API's Swagger UI files (static/ninja/)
     "accounts",
     "billing",
 ]
@@ -250,6 +251,11 @@ MAILER_ERROR_HANDLER = "accounts.mail.defer_on_error"
 # The gateway that turns a card into a token. The local one validates and makes up
 # a token; a real processor plugs in behind billing.gateway.PaymentGateway.
 PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "billing.gateway.LocalGateway")
+
+# --- API ---------------------------------------------------------------------
+# Calls one API token may make per minute (counted on the token's row, so the limit
+# holds across processes and hosts); the next gets 429 with Retry-After.
+API_CALLS_PER_MINUTE = env_int("API_CALLS_PER_MINUTE", 120)
 
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

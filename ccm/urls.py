@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from billing.api import api
+
 admin.site.site_header = "CCM operations"
 admin.site.site_title = "CCM operations"
 
@@ -8,6 +10,8 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("billing.urls")),
+    # The API (billing/api.py): tokens only, JSON; schema and docs under it.
+    path("api/v1/", api.urls),
 ]
 
 # Error pages that never read the request's body (see accounts/security.py).

@@ -21,6 +21,7 @@ import pytest
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_fsm_log.models import StateLog
@@ -476,3 +477,82 @@ def test_two_worker_processes_running_the_jobs_send_each_email_once(due_occasion
             _out, err = worker.communicate(timeout=120)
             assert worker.returncode == 0, err
     check_each_sent_once(due_occasions)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_and_the_users_page_acting_at_once_end_in_one_transition(
+    acme, paid_plan, alice, dora
+):
+    """Dora activates from the Users page while Alice's script activates the same
+    profile through the API: one activation, one e-mail; the script reads the page's
+    refusal as a 409 (or the page shows it)."""
+    from accounts.tokens import api_token_create
+
+    token = api_token_create(admin=alice, name="erp", expires_at=None).plaintext
+    for i in range(5):
+        user = make_user(f"mix{i}@acme.example", acme, plan=paid_plan, name=f"Mix {i}")
+        payment_profile_submit(user=user, method=Method.INVOICE, details=INVOICE_DETAILS)
+        Message.objects.all().delete()
+        barrier = threading.Barrier(2)
+        answers = {}
+
+        def page(user=user, barrier=barrier, answers=answers):
+            client = client_for(dora)
+            barrier.wait(timeout=30)
+            answers["page"] = client.post(
+                reverse("billing:profile_activate", args=[user.pk]), follow=True
+            )
+
+        def script(user=user, barrier=barrier, answers=answers):
+            client = Client(headers={"Authorization": f"Bearer {token}"})
+            barrier.wait(timeout=30)
+            answers["api"] = client.post(
+                f"/api/v1/users/{user.pk}/activate", {}, content_type="application/json"
+            )
+
+        assert run_in_threads([page, script]) == []
+        assert answers["page"].status_code == 200
+        assert answers["api"].status_code in (200, 409)
+        profile = PaymentProfile.objects.get(user=user)
+        assert profile.state == State.ACTIVE
+        assert [e.transition for e in log_of(profile)] == ["submit", "activate"]
+        assert Message.objects.count() == 1
+        if answers["api"].status_code == 409:
+            assert (
+                answers["api"].json()["detail"]
+                == f"The payment profile of {user} is already active."
+            )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_repeats_of_one_idempotency_key_at_once_act_once(acme, paid_plan, alice):
+    """A script retries before its first request answered: four requests with one key
+    at the same moment. The first acts; the others wait on the key's row and get its
+    answer: one transition, one e-mail, four identical 200s."""
+    from accounts.tokens import api_token_create
+
+    token = api_token_create(admin=alice, name="erp", expires_at=None).plaintext
+    user = make_user("idem@acme.example", acme, plan=paid_plan, name="Idem")
+    payment_profile_submit(user=user, method=Method.INVOICE, details=INVOICE_DETAILS)
+    Message.objects.all().delete()
+    barrier = threading.Barrier(THREADS)
+    answers = []
+
+    def retry():
+        client = Client(headers={"Authorization": f"Bearer {token}"})
+        barrier.wait(timeout=30)
+        answers.append(
+            client.post(
+                f"/api/v1/users/{user.pk}/decline",
+                {"reason": "Wrong VAT id"},
+                content_type="application/json",
+                headers={"Idempotency-Key": "retry-1"},
+            )
+        )
+
+    assert run_in_threads([retry] * THREADS) == []
+    assert [a.status_code for a in answers] == [200] * THREADS
+    assert len({a.content for a in answers}) == 1
+    profile = PaymentProfile.objects.get(user=user)
+    assert [e.transition for e in log_of(profile)] == ["submit", "decline"]
+    assert Message.objects.count() == 1

@@ -22,6 +22,7 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import User
+from accounts.tokens import api_token_create
 from billing.models import PaymentProfile, State
 from tests.helpers import INVOICE_POST, PASSWORD, client_for, db_snapshot, operator_env
 
@@ -40,6 +41,10 @@ def app_url_patterns() -> list[tuple[str, str, URLPattern]]:
             if isinstance(entry, URLResolver):
                 ns = entry.namespace or namespace
                 walk(entry.url_patterns, prefix + str(entry.pattern), ns)
+            elif namespace == "api":
+                # The API takes tokens, not sessions or forms: its own matrix (401, 403,
+                # 404 in JSON, no CSRF surface) is tests/billing/test_api.py.
+                continue
             elif namespace != "admin":  # Django's own admin site: see the URL matrix
                 name = f"{namespace}:{entry.name}" if namespace else str(entry.name)
                 found.append((name, prefix + str(entry.pattern), entry))
@@ -618,6 +623,7 @@ L = "→ login"  # 302 to the login page, coming back here afterwards
 G = "→ gate"  # 302 to the payment-profile gate (bob's profile is pending)
 H = "→ home"  # 302 to the dashboard
 USERS = "/admin/users/"
+T = "/admin/api-tokens/"
 
 # name: {method: (anonymous, bob, alice, charlie, root)}. bob's profile is pending, so
 # bob is held at the gate; root is a superuser with no tenant (he runs the
@@ -653,6 +659,10 @@ EXPECTED: dict[str, dict[str, tuple]] = {
     # A made-up link: the page says it is invalid, for anyone, by either method.
     "accounts:password_reset_confirm": {"GET": (200,) * 5, "POST": (200,) * 5},
     "accounts:password_reset_complete": {"GET": (200,) * 5, "POST": (405,) * 5},
+    "accounts:api_token_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
+    # The POST makes the token and shows it once, on the page it answers with.
+    "accounts:api_token_create": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 200, 200, 403)},
+    "accounts:api_token_revoke": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, T, 404, 403)},
     "billing:profile_edit": {
         "GET": (L, 200, 200, 200, 200),
         "POST": (L, *(["/account/billing/"] * 4)),
@@ -713,6 +723,7 @@ def post_data(name: str, cast: dict) -> dict:
             "new_password1": NEW_PASSWORD,
             "new_password2": NEW_PASSWORD,
         },
+        "accounts:api_token_create": {"name": "ERP"},
         "billing:profile_edit": INVOICE_POST,
         "billing:profile_deactivate": {"reason": "Checking"},
         "billing:profile_decline": {"reason": "Wrong company name"},
@@ -732,11 +743,12 @@ def cast(alice, bob, dora, charlie, bundle, make_profile):
         "charlie": charlie,
         "root": root,
         "bundle": bundle,
+        "token": api_token_create(admin=alice, name="ERP", expires_at=None).token,
     }
 
 
 APP_URLS = {name: (route, pattern) for name, route, pattern in app_url_patterns()}
-# The URLs that name a user by id (an admin's acts and pages about one user).
+# The URLs that name a user (or a token) by id.
 PK_URLS = sorted(
     name
     for name, (_route, pattern) in APP_URLS.items()
@@ -757,7 +769,9 @@ def test_every_url_answers_every_role_as_expected(cast, name, who, method):
     if name not in EXPECTED:
         pytest.fail(f"unknown URL name {name!r}: add its expected statuses to EXPECTED")
     route, pattern = APP_URLS[name]
-    path = path_of(route, pattern, cast["bob"].pk)
+    # The URLs with an id name bob, except the token one: alice's token.
+    pk = cast["token"].pk if name == "accounts:api_token_revoke" else cast["bob"].pk
+    path = path_of(route, pattern, pk)
     expected = EXPECTED[name][method][ROLES.index(who)]
     client = Client()
     if cast[who] is not None:
@@ -781,6 +795,7 @@ def test_every_url_answers_every_role_as_expected(cast, name, who, method):
     acted = method == "POST" and isinstance(expected, str) and expected.startswith("/")
     # A successful log-in stamps last_login: that is the POST doing its job.
     acted = acted or (method == "POST" and name == "accounts:login" and who == "anonymous")
+    acted = acted or (name == "accounts:api_token_create" and response.status_code == 200)
     if not acted:
         # Refused, redirected away or only shown: nothing may have changed.
         assert db_snapshot() == before
