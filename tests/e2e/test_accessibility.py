@@ -234,6 +234,7 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
         ("plans", "/admin/plans/"),
         ("settings", "/admin/settings/"),
         ("users, no match", "/admin/users/?q=nobody"),
+        ("API tokens", "/admin/api-tokens/"),
     ]:
         admin.goto(path)
         check(admin, state)
@@ -248,6 +249,7 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     for state, path, button in [
         ("add user", "/admin/users/add/", "Add user"),
         ("add plan", "/admin/plans/add/", "Add plan"),
+        ("new API token", "/admin/api-tokens/add/", "Make token"),
     ]:
         admin.goto(path)
         check(admin, state)
