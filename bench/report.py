@@ -187,9 +187,19 @@ def summary_rows(results) -> list[list[str]]:
                 _ratio(max(pair_ratios)) if pair_ratios else "—",
                 _ratio(ratio(r, "a_first", "c_floor")),
                 str(max(queries)) if queries else "—",
+                _ms(menu_ms(r)),
             ]
         )
     return rows
+
+
+def menu_ms(result) -> float | None:
+    """What the Admin menu's count query adds to every admin page: the floor with it
+    minus the floor without it (None when the app has no such count)."""
+    with_it, without = result.timings.get("c_menu"), result.timings.get("c_floor")
+    if not with_it or not without or not with_it.samples_ms or not without.samples_ms:
+        return None
+    return with_it.median_ms - without.median_ms
 
 
 SUMMARY_HEADERS = [
@@ -202,6 +212,7 @@ SUMMARY_HEADERS = [
     "(a)/(b) worst",
     "(a)/(c)",
     "max queries (a)",
+    "menu count ms",
 ]
 
 
@@ -288,8 +299,11 @@ def md_table(headers: list[str], rows: list[list[str]]) -> str:
 def _seed_line(r) -> str:
     s = r.seeded
     return (
-        f"seeded {s.n_users:,} users, {s.n_profiles:,} profiles, {s.n_logs:,} log rows "
-        f"in {s.seconds:.1f} s (migrations {r.migrate_seconds:.1f} s)"
+        f"seeded {s.n_users:,} users, {s.n_profiles:,} profiles, "
+        f"{getattr(s, 'n_changes', 0):,} pending changes, {s.n_logs:,} log rows "
+        f"in {s.seconds:.1f} s (migrations {r.migrate_seconds:.1f} s; "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in s.phases.items())
+        + ")"
     )
 
 
@@ -343,6 +357,8 @@ generated sections is kept.
 - (a) Admin > Users, as a tenant admin; (b) Django's admin user changelist
   (`/django-admin/accounts/user/`, 50 per page), as a superuser; (c) the floor: the
   same 50 rows rendered in the same base template from data already in memory.
+- (c+) the floor again, with the Admin menu's count of what waits for an admin
+  left in (one query on every admin page): "menu count ms" is (c+) minus (c).
 - Times are server-side: the request through the full middleware stack (Django's
   test client, production settings with DEBUG off), in one process, pages timed
   round-robin. Queries include the session and user lookups.

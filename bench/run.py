@@ -152,7 +152,8 @@ def run_size(result: SizeResult, args: argparse.Namespace, *, vendor: str) -> No
     seeded = result.seeded = seed.seed(n)
     log(
         f"{n} users: seeded {seeded.n_users} users, {seeded.n_profiles} profiles, "
-        f"{seeded.n_logs} log rows in {seeded.seconds:.1f} s"
+        f"{seeded.n_changes} pending changes, {seeded.n_logs} log rows in {seeded.seconds:.1f} s "
+        f"({', '.join(f'{k} {v:.1f}' for k, v in seeded.phases.items())})"
     )
     pages = build_pages(seeded)
     budget = measure.QUICK if args.quick else measure.FULL
@@ -233,6 +234,7 @@ def build_pages(seeded) -> list:
     show exactly the rows the changelist shows, for a like-for-like ratio.
     """
     from django.contrib import admin
+    from django.db.models import Q
     from django.test import Client
     from django.urls import reverse
 
@@ -257,9 +259,20 @@ def build_pages(seeded) -> list:
     last_by_email = list(by_email.values_list("email", flat=True)[(last - 1) * PER_PAGE :])
     pending = by_name.filter(payment_profile__state=State.PENDING)
     pending_emails = list(pending.values_list("email", flat=True)[:PER_PAGE])
+    awaiting = by_name.filter(
+        Q(payment_profile__state=State.PENDING) | Q(payment_profile__pending_change__isnull=False)
+    )
+    awaiting_emails = list(awaiting.values_list("email", flat=True)[:PER_PAGE])
     needle = by_name.order_by("pk")[n // 2]
 
     views.FLOOR_ROWS[:] = [_floor_row(user, seeded.admin) for user in first_rows]
+    views.FLOOR_CONTEXT.clear()
+    try:
+        from accounts.selectors import awaiting_admin
+    except ImportError:  # an app without the Admin menu's count
+        pass
+    else:
+        views.FLOOR_CONTEXT["awaiting_admin"] = awaiting_admin(seeded.tenant)
 
     a, b = client_for(seeded.admin), client_for(seeded.operator)
     users = reverse("accounts:user_list")
@@ -279,6 +292,14 @@ def build_pages(seeded) -> list:
             f"{users}?status=pending",
             a,
             emails_present(pending_emails),
+        ),
+        Page(
+            "a_awaiting",
+            "a",
+            "Users page, Awaiting an admin",
+            f"{users}?status=awaiting",
+            a,
+            emails_present(awaiting_emails),
         ),
         Page(
             "a_search",
@@ -376,6 +397,17 @@ def build_pages(seeded) -> list:
             emails_present(seeded.first_page_emails),
         )
     )
+    if views.FLOOR_CONTEXT:
+        pages.append(
+            Page(
+                "c_menu",
+                "c+",
+                "Floor + the Admin menu's count query",
+                f"{reverse('bench_floor')}?menu=1",
+                a,
+                emails_present(seeded.first_page_emails),
+            )
+        )
     return pages
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_fsm_log.models import StateLog
 
 from accounts.models import Plan, Tenant, User
-from billing.models import Method, PaymentProfile, State
+from billing.models import Method, PaymentProfile, PendingChange, State
 
 BATCH = 2000
 
@@ -125,6 +125,9 @@ PAID_STATES = (
     (State.INACTIVE, 0.10),
 )
 
+# Active profiles whose owner saved new details that wait for an admin's review.
+PENDING_CHANGE_SHARE = 0.02
+
 ADMIN_EMAIL = "admin@bench.example"
 OPERATOR_EMAIL = "operator@bench.example"
 MEMBER_EMAIL = "member@bench.example"
@@ -136,6 +139,7 @@ class Seeded:
     n_profiles: int
     n_logs: int
     seconds: float
+    n_changes: int
     tenant: Tenant
     admin: User  # tenant admin on a bundle: sees the Users page, never held at the gate
     operator: User  # superuser for Django's admin; same tenant, so it lists the same users
@@ -223,6 +227,21 @@ def seed(n: int, *, logs: int | None = None, rng_seed: int = 5) -> Seeded:
             else:
                 profiles.append(_profile(rng, u, state, now))
         lap("build profiles")
+        # A few active profiles with a change waiting for review (seeded before the
+        # profiles, which point at them), so the page's join and filters meet some.
+        changed = [
+            profile
+            for profile in profiles
+            if profile.state == State.ACTIVE
+            and profile.user.email != MEMBER_EMAIL
+            and rng.random() < PENDING_CHANGE_SHARE
+        ]
+        changes = PendingChange.objects.bulk_create(
+            [_pending_change(rng, profile.user, now) for profile in changed], batch_size=BATCH
+        )
+        for profile, change in zip(changed, changes, strict=True):
+            profile.pending_change = change
+        lap("pending changes")
         profiles = PaymentProfile.objects.bulk_create(profiles, batch_size=BATCH)
         lap("insert profiles")
 
@@ -265,6 +284,7 @@ def seed(n: int, *, logs: int | None = None, rng_seed: int = 5) -> Seeded:
         n_profiles=len(profiles),
         n_logs=len(entries),
         seconds=seconds,
+        n_changes=len(changes),
         tenant=tenant,
         admin=users[0],
         operator=users[1],
@@ -306,3 +326,17 @@ def _profile(rng: random.Random, user: User, state: str, now) -> PaymentProfile:
             country="United States",
         )
     return PaymentProfile(**fields)
+
+
+def _pending_change(rng: random.Random, user: User, now) -> PendingChange:
+    """New card details an owner saved for review."""
+    return PendingChange(
+        submitted_at=now - timedelta(minutes=rng.randint(1, 60 * 24 * 14)),
+        method=Method.CREDIT_CARD,
+        cardholder_name=user.name,
+        card_brand=rng.choice(("Visa", "Mastercard", "American Express")),
+        card_last4=f"{rng.randint(0, 9999):04d}",
+        card_exp_month=rng.randint(1, 12),
+        card_exp_year=rng.randint(2027, 2033),
+        card_token=f"tok_bench_change_{rng.getrandbits(48):x}",
+    )
