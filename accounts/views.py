@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -9,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -96,13 +98,36 @@ USERS_PER_PAGE = 50
 
 @dataclass(frozen=True)
 class UserRow:
-    """One line of the Users page: the user, their profile and the acts the admin
-    may run on it, worked out without a query."""
+    """One line of the Users page: the user, their profile, the acts the admin may
+    run on it (worked out without a query) and the links of its Actions."""
 
     user: User
     profile: PaymentProfile
     actions: tuple[str, ...]
+    urls: dict[str, str]
     card_expiring: bool = False
+
+
+# The links of a row's Actions, by the URL names they open.
+ROW_LINKS = (
+    "billing:profile_activate",
+    "billing:profile_decline",
+    "billing:profile_change_review",
+    "billing:profile_deactivate",
+    "billing:profile_detail",
+    "billing:profile_history",
+    "accounts:user_plan",
+)
+_SOME_ID = 2_147_483_647  # stands for a row's id in a link reversed once per page
+
+
+def _row_links() -> Callable[[int], dict[str, str]]:
+    """Each row's links, from one reverse() per link a page: reversing every link of
+    every row (7 x 50, about 26 µs each) cost more than the rest of the rows together."""
+    patterns = {name.split(":")[1]: reverse(name, args=[_SOME_ID]) for name in ROW_LINKS}
+    return lambda pk: {
+        key: pattern.replace(str(_SOME_ID), str(pk)) for key, pattern in patterns.items()
+    }
 
 
 @tenant_admin_required
@@ -115,11 +140,13 @@ def user_list(request: HttpRequest) -> HttpResponse:
     users = user_list_for_admin(tenant=request.user.tenant, q=q, status=status, sort=sort)
     page = user_list_page(users, number=filters.cleaned_data["page"], per_page=USERS_PER_PAGE)
     now = timezone.now()
+    links = _row_links()
     rows = [
         UserRow(
             user=user,
             profile=user.payment_profile,
             actions=admin_actions(user.payment_profile, request.user),
+            urls=links(user.pk),
             card_expiring=card_expiring(user.payment_profile, now) is not None,
         )
         for user in page.object_list

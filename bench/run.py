@@ -268,11 +268,11 @@ def build_pages(seeded) -> list:
     views.FLOOR_ROWS[:] = [_floor_row(user, seeded.admin) for user in first_rows]
     views.FLOOR_CONTEXT.clear()
     try:
-        from accounts.selectors import awaiting_admin
+        from accounts.selectors import awaiting_admin_badge
     except ImportError:  # an app without the Admin menu's count
         pass
     else:
-        views.FLOOR_CONTEXT["awaiting_admin"] = awaiting_admin(seeded.tenant)
+        views.FLOOR_CONTEXT["awaiting_admin_badge"] = awaiting_admin_badge(seeded.tenant)
 
     a, b = client_for(seeded.admin), client_for(seeded.operator)
     users = reverse("accounts:user_list")

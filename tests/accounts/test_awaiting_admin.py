@@ -1,9 +1,14 @@
-"""accounts.selectors.awaiting_admin: the Admin menu's count of what waits for an
-admin, in one query, of the admin's own tenant only."""
+"""What waits for an admin: the dashboard's exact counts (accounts.selectors.
+awaiting_admin) and the Admin menu's badge (awaiting_admin_badge, capped), each one
+query, of the admin's own tenant only."""
 
 from __future__ import annotations
 
-from accounts.selectors import Awaiting, awaiting_admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts import selectors
+from accounts.selectors import Awaiting, awaiting_admin, awaiting_admin_badge
 from billing.models import Method, PaymentProfile, PendingChange, State
 from tests.helpers import make_user
 
@@ -42,3 +47,21 @@ def test_it_counts_nothing_when_nothing_waits(acme, alice, bob, make_profile):
     make_profile(bob, State.ACTIVE)
 
     assert awaiting_admin(acme) == Awaiting(profiles=0, changes=0)
+
+
+def test_the_menu_badge_counts_to_its_cap_then_says_so(acme, alice, paid_plan, monkeypatch):
+    monkeypatch.setattr(selectors, "MENU_COUNT_CAP", 4)
+    assert awaiting_admin_badge(acme) == ""
+    users = [make_user(f"w{i}@acme.example", acme, plan=paid_plan) for i in range(5)]
+    for count, user in enumerate(users[:3], start=1):
+        PaymentProfile.objects.filter(user=user).update(state=State.PENDING)
+        assert awaiting_admin_badge(acme) == str(count)
+    PaymentProfile.objects.filter(user__in=users).update(state=State.PENDING)
+    assert awaiting_admin_badge(acme) == "3+"
+
+
+def test_the_menu_badge_reads_a_bounded_number_of_rows(acme, alice):
+    with CaptureQueriesContext(connection) as queries:
+        awaiting_admin_badge(acme)
+    (query,) = queries.captured_queries
+    assert "LIMIT 100" in query["sql"]
