@@ -315,7 +315,7 @@ def _profile_out(user: User, admin: User) -> dict:
             "submitted_at": change.submitted_at,
             "fields": [
                 {"field": label, "old": old, "new": new}
-                for label, old, new in services.changed_fields(profile.details(), change.details())
+                for label, old, new in services.changed_fields(profile, change)
             ],
         },
         "actions": list(admin_actions(profile, admin)),

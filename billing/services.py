@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from operator import itemgetter
+from operator import attrgetter
 
 from django.db import transaction
 from django.utils import timezone
@@ -32,6 +32,7 @@ from billing.models import (
     CARD_EXPIRED,
     CARD_FIELDS,
     INVOICE_FIELDS,
+    BillingDetails,
     Method,
     PaymentProfile,
     PendingChange,
@@ -191,38 +192,33 @@ def _check_save_rate(profile: PaymentProfile) -> None:
         )
 
 
-def _card(details: dict) -> str:
-    if not details["card_last4"]:
+def _card(details: BillingDetails) -> str:
+    if not details.card_last4:
         return ""
-    return f"{details['card_brand']} ending in {details['card_last4']}"
-
-
-def _expiry(details: dict) -> str:
-    month, year = details["card_exp_month"], details["card_exp_year"]
-    return f"{month:02d}/{year % 100:02d}" if month and year else ""
+    return f"{details.card_brand} ending in {details.card_last4}"
 
 
 # What a reviewer compares, as the billing details page shows it: the card as
 # brand, last four and expiry, never its token.
-_REVIEWED: tuple[tuple[str, Callable[[dict], str]], ...] = (
-    ("Payment Method", lambda d: Method(d["method"]).label if d["method"] else ""),
+_REVIEWED: tuple[tuple[str, Callable[[BillingDetails], str]], ...] = (
+    ("Payment Method", lambda d: d.get_method_display()),
     ("Card", _card),
-    ("Expires", _expiry),
-    ("Cardholder", itemgetter("cardholder_name")),
-    ("Company", itemgetter("company_name")),
-    ("Billing Contact", itemgetter("billing_contact")),
-    ("Billing Email", itemgetter("billing_email")),
-    ("Address", itemgetter("address")),
-    ("City", itemgetter("city")),
-    ("State / Province", itemgetter("region")),
-    ("Postal Code", itemgetter("postal_code")),
-    ("Country", itemgetter("country")),
-    ("Purchase Order Number", itemgetter("po_number")),
-    ("Tax ID", itemgetter("tax_id")),
+    ("Expires", attrgetter("card_expiry")),
+    ("Cardholder", attrgetter("cardholder_name")),
+    ("Company", attrgetter("company_name")),
+    ("Billing Contact", attrgetter("billing_contact")),
+    ("Billing Email", attrgetter("billing_email")),
+    ("Address", attrgetter("address")),
+    ("City", attrgetter("city")),
+    ("State / Province", attrgetter("region")),
+    ("Postal Code", attrgetter("postal_code")),
+    ("Country", attrgetter("country")),
+    ("Purchase Order Number", attrgetter("po_number")),
+    ("Tax ID", attrgetter("tax_id")),
 )
 
 
-def changed_fields(old: dict, new: dict) -> list[tuple[str, str, str]]:
+def changed_fields(old: BillingDetails, new: BillingDetails) -> list[tuple[str, str, str]]:
     """(label, old, new) for each detail that differs, in the order the billing
     details page shows them ("—" for empty)."""
     rows = []
@@ -332,7 +328,7 @@ def _submit_change(profile: PaymentProfile, *, user: User, new: dict) -> Payment
     change = PendingChange.objects.create(**new)
     profile.pending_change = change
     profile.save(update_fields=["pending_change", "updated_at"])
-    rows = changed_fields(profile.details(), change.details())
+    rows = changed_fields(profile, change)
     replaced = " (replaces the change waiting before)" if current else ""
     admins = profile_activators(user)
     _log(
@@ -510,7 +506,7 @@ def payment_profile_change_approve(
         profile = _locked_profile(user)
         _refuse_if(change_review_refusal(profile=profile, actor=actor, change_id=change_id))
         change = profile.pending_change
-        rows = changed_fields(profile.details(), change.details())
+        rows = changed_fields(profile, change)
         for field, value in change.details().items():
             setattr(profile, field, value)
         profile.pending_change = None

@@ -107,7 +107,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             "profile": profile,
             "latest": profile.pending_change or profile,
             "who_activates": who,
-            "change_rows": changed_fields(profile.details(), change.details()) if change else [],
+            "change_rows": changed_fields(profile, change) if change else [],
             "remind_again_at": remind_available_at(profile),
             "timeline": profile_history_entries(profile, limit=TIMELINE_LENGTH),
             "nav": "account",
@@ -346,7 +346,7 @@ def profile_change_review(request: HttpRequest, pk: int) -> HttpResponse:
             + ". Approve to replace the old details with the new ones, or decline with a "
             "reason to keep the old ones."
         ),
-        changes=changed_fields(profile.details(), change.details()) if change else [],
+        changes=changed_fields(profile, change) if change else [],
         unavailable=change_review_refusal(profile=profile, actor=request.user),
     )
 
