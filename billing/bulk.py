@@ -77,6 +77,7 @@ class Act:
     """What a bulk act runs per row and how its pages name it."""
 
     key: str
+    button: str  # "Activate"
     service: Callable[..., PaymentProfile]
     refusal: Callable[..., str]
     done: str  # "12 activated"
@@ -88,6 +89,7 @@ class Act:
 ACTS: dict[str, Act] = {
     "activate": Act(
         "activate",
+        "Activate",
         payment_profile_activate,
         activate_refusal,
         "activated",
@@ -97,6 +99,7 @@ ACTS: dict[str, Act] = {
     ),
     "deactivate": Act(
         "deactivate",
+        "Deactivate",
         payment_profile_deactivate,
         deactivate_refusal,
         "deactivated",
@@ -106,6 +109,7 @@ ACTS: dict[str, Act] = {
     ),
     "decline": Act(
         "decline",
+        "Decline",
         payment_profile_decline,
         decline_refusal,
         "declined",
