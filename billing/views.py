@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
@@ -17,9 +16,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.admin_area import admin_next_url, is_popup_request, tenant_admin_required
+from accounts.forms import UserFilterForm
 from accounts.holds import PAYMENT_PROFILE, open_while
 from accounts.models import User
-from accounts.forms import UserFilterForm
 from accounts.selectors import user_for_admin, user_list_for_admin
 from billing.bulk import ACTS, bulk_preview, bulk_process, bulk_result, bulk_start
 from billing.forms import (
