@@ -379,7 +379,8 @@ class _SelectedIds(forms.Field):
         ids = []
         for raw in value:
             raw = str(raw).strip()
-            if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= _ID_MAX:
+            ok = raw.isascii() and raw.isdigit() and len(raw) <= len(str(_ID_MAX))
+            if not ok or not 0 < int(raw) <= _ID_MAX:
                 raise forms.ValidationError(BAD_SELECTION)
             ids.append(int(raw))
         return list(dict.fromkeys(ids))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -293,3 +295,17 @@ def test_the_preview_query_does_not_read_every_row_in_python(acme, alice, make_p
     with CaptureQueriesContext(connection) as queries:
         bulk_preview(actor=alice, act="activate", users=acme_users(alice))
     assert "GROUP BY" in queries[0]["sql"]
+
+
+def test_the_mail_worker_runs_bulk_actions_every_round_and_sends_their_mail(big, mailoutbox):
+    """Even with the scheduled jobs off: an admin is watching the progress."""
+    call_command("mail_worker", "--once", "--no-jobs")
+    big.refresh_from_db()
+    assert big.finished_at is not None and big.changed == 120
+    assert len(mailoutbox) == 120
+
+
+def test_run_jobs_runs_them_for_cron(big):
+    out = StringIO()
+    call_command("run_jobs", "bulk_actions", stdout=out)
+    assert out.getvalue() == "bulk_actions: 120\n"
