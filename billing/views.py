@@ -495,7 +495,6 @@ def bulk_confirm(request: HttpRequest) -> HttpResponse:
             "ids": selection.cleaned_data["ids"],
             "filter_items": _bulk_filter(data).items(),
         },
-        status=400 if request.method == "POST" else 200,
     )
 
 
