@@ -310,13 +310,15 @@ def bulk_start(
     `worker`: who runs it, when the caller runs it itself (in the request);
     otherwise it waits for the worker. Raises ``PaymentProfileError`` for a request
     that cannot run (no act, no reason to decline, nothing or too much selected)."""
+    # Sent before: that job, whatever the selection is by now (an "all pending"
+    # selection the first POST activated matches nobody any more).
+    existing = BulkAction.objects.filter(actor=actor, token=token).first() if token else None
+    if existing is not None:
+        return existing, False
     reason = reason.strip()
     ids = _tenant_ids(actor, user_ids)
     _check(act=act, reason=reason, count=len(ids))
     token = token or uuid.uuid4().hex
-    existing = BulkAction.objects.filter(actor=actor, token=token).first()
-    if existing is not None:
-        return existing, False
     try:
         with transaction.atomic():
             bulk = BulkAction.objects.create(

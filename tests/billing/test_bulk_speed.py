@@ -13,7 +13,8 @@ from billing.bulk import bulk_run
 from billing.models import PaymentProfile, State
 from billing.services import payment_profile_activate
 
-ROWS = int(os.environ.get("BULK_SPEED_ROWS", "150"))
+ROWS = int(os.environ.get("BULK_SPEED_ROWS", "100"))
+ROUNDS = int(os.environ.get("BULK_SPEED_ROUNDS", "3"))
 
 
 def _pending_users(tenant, prefix: str) -> list[User]:
@@ -27,22 +28,26 @@ def _pending_users(tenant, prefix: str) -> list[User]:
 
 
 def test_a_bulk_activation_costs_at_most_one_and_a_half_single_ones(acme, alice, capsys):
-    singles = _pending_users(acme, "single")
-    bulked = _pending_users(acme, "bulk")
+    """Measured in turns (single, bulk, single, bulk) and compared at their best, so a
+    burst of load on a shared machine during one of them does not decide it."""
+    singles, bulks = [], []
+    for turn in range(ROUNDS):
+        users = _pending_users(acme, f"single{turn}-")
+        started = time.perf_counter()
+        for user in users:
+            payment_profile_activate(actor=alice, user=user)
+        singles.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
-    for user in singles:
-        payment_profile_activate(actor=alice, user=user)
-    single = time.perf_counter() - started
+        users = _pending_users(acme, f"bulk{turn}-")
+        started = time.perf_counter()
+        result = bulk_run(actor=alice, act="activate", user_ids=[u.pk for u in users])
+        bulks.append(time.perf_counter() - started)
+        assert result.changed == ROWS
 
-    started = time.perf_counter()
-    result = bulk_run(actor=alice, act="activate", user_ids=[u.pk for u in bulked])
-    bulk = time.perf_counter() - started
-
-    assert result.changed == ROWS
+    single, bulk = min(singles), min(bulks)
     with capsys.disabled():
         print(
             f"\n{ROWS} activations: single calls {single * 1000:.0f} ms, "
-            f"bulk_run {bulk * 1000:.0f} ms, ratio {bulk / single:.2f}"
+            f"bulk_run {bulk * 1000:.0f} ms, ratio {bulk / single:.2f} (best of {ROUNDS})"
         )
     assert bulk / single <= 1.5

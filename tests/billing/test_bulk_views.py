@@ -236,3 +236,14 @@ def test_the_users_page_offers_all_matching_when_there_are_more(people, alice, a
     html = html.decode()
     assert "Select all 5 matching" in html
     assert '<input type="hidden" name="status" value="pending">' in html
+
+
+def test_all_pending_confirmed_twice_shows_the_first_run_not_an_error(people, alice):
+    """The second POST's filter matches nobody any more (the first activated them):
+    it still finds the first one's page."""
+    client = client_for(alice)
+    data = {"act": "activate", "all": 1, "status": "pending", "q": "pat", "token": TOKEN}
+    first = client.post(CONFIRM, data)
+    second = client.post(CONFIRM, data)
+    assert second.status_code == 302 and second["Location"] == first["Location"]
+    assert BulkAction.objects.count() == 1
