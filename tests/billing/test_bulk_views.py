@@ -6,11 +6,14 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_fsm_log.models import StateLog
 from mailer.models import Message
 
+from accounts.models import User
 from billing.bulk import run_bulk_actions
 from billing.models import BulkAction, PaymentProfile, State
 from tests.helpers import buttons, client_for, db_snapshot, make_user, messages_of, state_of
@@ -247,3 +250,19 @@ def test_all_pending_confirmed_twice_shows_the_first_run_not_an_error(people, al
     second = client.post(CONFIRM, data)
     assert second.status_code == 302 and second["Location"] == first["Location"]
     assert BulkAction.objects.count() == 1
+
+
+def test_the_confirmation_costs_the_same_queries_for_3_or_300_users(alice, acme):
+    client = client_for(alice)
+    counts = []
+    for extra in (3, 300):
+        users = User.objects.bulk_create(
+            User(email=f"n{extra}-{n}@acme.example", name=f"N {n}", tenant=acme)
+            for n in range(extra)
+        )
+        PaymentProfile.objects.bulk_create(PaymentProfile(user=user) for user in users)
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(query(act="activate", all=1))
+        assert page.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
