@@ -117,16 +117,26 @@ def awaiting_admin_badge(tenant: Tenant) -> str:
     return str(count) if count else ""
 
 
+# `?plan=none`: the users on no plan, whom the Users page shows as "Bundles only".
+NO_PLAN = "none"
+
+
 def user_list_for_admin(
-    *, tenant: Tenant, q: str = "", status: str = "", sort: str = DEFAULT_SORT
+    *, tenant: Tenant, q: str = "", status: str = "", plan: str = "", sort: str = DEFAULT_SORT
 ) -> QuerySet[User]:
-    """The tenant's users for the Users page, in the page's order; `status` and `q`
-    filter (either may be empty). Read a page of it with ``user_list_page``."""
+    """The tenant's users for the Users page, in the page's order; `status`, `plan`
+    and `q` filter (each may be empty). `plan` is NO_PLAN or a plan id of the
+    tenant's (accounts.forms.UserFilterForm makes sure). Read a page of it with
+    ``user_list_page``."""
     users = User.objects.filter(tenant=tenant)
     if q:
         users = users.filter(Q(name__icontains=q) | Q(email__icontains=q))
     if status:
         users = users.filter(_status_filter(tenant, status))
+    if plan == NO_PLAN:
+        users = users.filter(plan=None)
+    elif plan:
+        users = users.filter(plan_id=int(plan))
     descending = sort.startswith("-")
     first, *rest = USER_SORTS[sort.lstrip("-")]
     ordering = [
@@ -135,6 +145,11 @@ def user_list_for_admin(
         F("pk"),
     ]
     return users.order_by(*ordering)
+
+
+def tenant_user_count(tenant: Tenant) -> int:
+    """How many users the tenant has: the "of 122" of a filtered Users page."""
+    return User.objects.filter(tenant=tenant).count()
 
 
 def user_list_page(users: QuerySet[User], *, number: str | int, per_page: int) -> Page:

@@ -446,7 +446,10 @@ def user_list(
     """The tenant's users with their plan and profile status: the Users page's search,
     status filter and sorts, read page by page with `cursor`."""
     admin = _admin(request)
-    form = UserFilterForm({"q": q, "status": status.value if status else "", "sort": sort.value})
+    form = UserFilterForm(
+        {"q": q, "status": status.value if status else "", "sort": sort.value},
+        tenant=admin.tenant,
+    )
     form.is_valid()  # always valid: it only normalises (NULs, lengths)
     cleaned = form.cleaned_data
     users = user_list_for_admin(

@@ -30,6 +30,26 @@ class Status(models.TextChoices):
     INACTIVE = "inactive", "Inactive"
 
 
+def profile_status(*, state: str, declined: bool, change_waiting: bool, needed: bool) -> Status:
+    """A profile's standing from its columns (PaymentProfile.status, and readers of
+    many rows as plain values, like the Users CSV export): `needed` is whether its
+    owner needs a profile (User.needs_payment_profile), which matters in state none."""
+    if state == State.NONE:
+        return Status.NONE if needed else Status.NOT_REQUIRED
+    if state == State.ACTIVE:
+        return Status.CHANGE_PENDING if change_waiting else Status.ACTIVE
+    if state == State.INACTIVE:
+        return Status.DECLINED if declined else Status.INACTIVE
+    return Status.PENDING
+
+
+def card_expiry_text(month: int | None, year: int | None) -> str:
+    """A card's expiry as shown everywhere: MM/YY ("" for none)."""
+    if not month or not year:
+        return ""
+    return f"{month:02d}/{year % 100:02d}"
+
+
 class Method(models.TextChoices):
     CREDIT_CARD = "credit_card", "Credit Card"
     INVOICE = "invoice", "Invoice"
@@ -133,9 +153,7 @@ class BillingDetails(models.Model):
 
     @property
     def card_expiry(self) -> str:
-        if not self.card_exp_month or not self.card_exp_year:
-            return ""
-        return f"{self.card_exp_month:02d}/{self.card_exp_year % 100:02d}"
+        return card_expiry_text(self.card_exp_month, self.card_exp_year)
 
     def details(self) -> dict:
         """The saved details, field by field (what a change compares)."""
@@ -228,13 +246,14 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
     def status(self) -> Status:
         """The standing to show. Reads the owner's tenant and plan: load them with
         the profile (``select_related``) where many are shown."""
-        if self.state == State.NONE:
+        if self.state == State.NONE:  # only then is the owner's plan read
             return Status.NONE if self.user.needs_payment_profile else Status.NOT_REQUIRED
-        if self.state == State.ACTIVE:
-            return Status.CHANGE_PENDING if self.pending_change_id else Status.ACTIVE
-        if self.state == State.INACTIVE:
-            return Status.DECLINED if self.is_declined else Status.INACTIVE
-        return Status.PENDING
+        return profile_status(
+            state=self.state,
+            declined=self.declined_at is not None,
+            change_waiting=self.pending_change_id is not None,
+            needed=False,
+        )
 
     def _mark(self, by) -> None:
         self.state_changed_at = timezone.now()

@@ -405,10 +405,10 @@ BULK_FILTER_KEYS = ("q", "status", "plan")
 BULK_LISTED = 100
 
 
-def _bulk_filter(data) -> dict[str, str]:
+def _bulk_filter(data, tenant) -> dict[str, str]:
     """The Users page's filter, cleaned by its own form (accounts.forms.UserFilterForm):
     the keys user_list_for_admin takes, those that are set."""
-    filters = UserFilterForm(data)
+    filters = UserFilterForm(data, tenant=tenant)
     filters.is_valid()  # always valid: bad values fall back to their defaults
     return {
         key: filters.cleaned_data[key]
@@ -422,7 +422,7 @@ def _bulk_users(request: HttpRequest, selection: BulkSelectionForm, data) -> Que
     user matching the filter, or the rows ticked, of the admin's own tenant only."""
     tenant = request.user.tenant
     if selection.cleaned_data["all"]:
-        return user_list_for_admin(tenant=tenant, **_bulk_filter(data))
+        return user_list_for_admin(tenant=tenant, **_bulk_filter(data, tenant))
     return User.objects.filter(tenant=tenant, pk__in=selection.cleaned_data["ids"])
 
 
@@ -493,7 +493,7 @@ def bulk_confirm(request: HttpRequest) -> HttpResponse:
             "background": preview.total > settings.BULK_INLINE_MAX,
             "selection_all": selection.cleaned_data["all"],
             "ids": selection.cleaned_data["ids"],
-            "filter_items": _bulk_filter(data).items(),
+            "filter_items": _bulk_filter(data, request.user.tenant).items(),
         },
     )
 

@@ -444,8 +444,11 @@ def test_activate(alice_client, bob, make_profile, data):
         assert_no_raw_html(alice_client.get(response["Location"]).content.decode())
 
 
+USERS_PAGE_PARAMS = ["q", "status", "plan", "sort", "page", "size"]
+
+
 @HOSTILE_SETTINGS
-@given(params=st.dictionaries(st.sampled_from(["q", "status", "sort", "page"]), hostile_text))
+@given(params=st.dictionaries(st.sampled_from(USERS_PAGE_PARAMS), hostile_text))
 @example(params={"q": "\x00"})
 @example(params={"q": "bob\x00"})
 @example(params={"q": "<script>alert(1)</script>", "status": "pending"})
@@ -453,6 +456,11 @@ def test_activate(alice_client, bob, make_profile, data):
 @example(params={"q": "%", "status": "\x00", "sort": "\x00", "page": "\x00"})
 @example(params={"q": "_", "page": "9" * 5_000})
 @example(params={"q": "x" * HUGE, "page": "-1", "sort": "--name"})
+@example(params={"plan": "9" * 5_000, "size": "9" * 5_000})
+@example(params={"plan": "1 OR 1=1", "size": "-50"})
+@example(params={"plan": "٤", "size": "²5"})
+@example(params={"plan": "none\x00", "size": "100\x00"})
+@example(params={"plan": "<script>alert(1)</script>", "size": "0"})
 def test_the_users_page_search_filter_sort_and_page(alice_client, bob, make_profile, params):
     make_profile(bob, State.PENDING)
     with rolled_back():
@@ -468,6 +476,39 @@ def test_the_users_page_search_filter_sort_and_page(alice_client, bob, make_prof
         q = response.context["q"].casefold()
         for row in response.context["rows"]:
             assert q in row.user.name.casefold() or q in row.user.email.casefold()
+        # The plan is one of alice's tenant's, "none", or nothing; the size one of three.
+        plans = {
+            str(pk) for pk in Plan.objects.filter(tenant=bob.tenant).values_list("pk", flat=True)
+        }
+        assert response.context["plan"] in {"", "none", *plans}
+        assert response.context["size"] in (25, 50, 100)
+
+
+@pytest.fixture
+def other_tenants_plan(globex):
+    return Plan.objects.create(tenant=globex, name="Globex Gold", kind=Plan.Kind.SUBSCRIPTION)
+
+
+@HOSTILE_SETTINGS
+@given(params=st.dictionaries(st.sampled_from(USERS_PAGE_PARAMS), hostile_text))
+@example(params={"q": "\x00", "plan": "\x00"})
+@example(params={"q": "=cmd|' /C calc'!A0", "status": "pending"})
+@example(params={"plan": "9" * 5_000, "sort": "--name"})
+@example(params={"q": "x" * HUGE})
+def test_the_users_csv_export(alice_client, bob, make_profile, other_tenants_plan, params):
+    make_profile(bob, State.PENDING)
+    with rolled_back():
+        before = db_snapshot()
+        response = alice_client.get(reverse("accounts:user_export"), params)
+        assert response.status_code == 200
+        text = b"".join(response.streaming_content).decode()
+        assert text.startswith("\ufeffName,Email,")
+        assert "globex" not in text.casefold()  # another tenant's users: never
+        assert db_snapshot() == before
+    # Another tenant's plan id is ignored: as if no plan were asked for.
+    everyone = alice_client.get(reverse("accounts:user_export"))
+    foreign = alice_client.get(reverse("accounts:user_export"), {"plan": other_tenants_plan.pk})
+    assert b"".join(foreign.streaming_content) == b"".join(everyone.streaming_content)
 
 
 BULK = reverse("billing:bulk_confirm")

@@ -24,7 +24,7 @@ from billing.services import (
     payment_profile_deactivate,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST, PASSWORD, make_user
+from tests.helpers import INVOICE_POST, PASSWORD, bulk_users, make_user
 from tests.test_security import APP_URLS, ROLES, path_of
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "html"
@@ -119,6 +119,12 @@ def collect(cast: dict, folder: Path) -> list[Path]:
     save("not-found-404", response.content.decode())
     response = client_as(cast["alice"]).get(reverse("accounts:user_list"), {"q": "nobody"})
     save("user-list-no-match", response.content.decode())
+    # Page numbers and a filter with its count ("of"): 60 more users, 25 a page.
+    bulk_users(cast["alice"].tenant, 60)
+    params = {"q": "many", "plan": "none", "size": 25, "page": 2, "sort": "-name"}
+    response = client_as(cast["alice"]).get(reverse("accounts:user_list"), params)
+    assert 'aria-label="Pages"' in response.content.decode()
+    save("user-list-filtered-page-2", response.content.decode())
     for who, name, data in BAD_POSTS:
         args = [bob_pk] if name in ("accounts:user_plan", "billing:profile_deactivate") else []
         response = client_as(cast[who]).post(reverse(name, args=args), data)

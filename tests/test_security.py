@@ -637,6 +637,8 @@ EXPECTED: dict[str, dict[str, tuple]] = {
     "accounts:terms": {"GET": (L, H, H, H, H), "POST": (L, H, H, H, H)},
     "accounts:account": {"GET": (L, 200, 200, 200, 200), "POST": (L, 405, 405, 405, 405)},
     "accounts:user_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
+    # The CSV of the Users page's list: the same people, GET only.
+    "accounts:user_export": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
     "accounts:user_create": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, USERS, USERS, 403)},
     "accounts:user_plan": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, USERS, 404, 403)},
     "accounts:plan_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},

@@ -26,7 +26,7 @@ from tests.e2e.checks import PHONE, Findings, check_page, inside_viewport
 from tests.e2e.conftest import ROOT
 from tests.e2e.steps import log_in
 from tests.e2e.test_card_expiry import on_expiring_card
-from tests.helpers import INVOICE_POST, make_user
+from tests.helpers import INVOICE_POST, bulk_users, make_user
 
 REPORT = ROOT / "artifacts" / "a11y"
 CARD = {"Cardholder Name": "Bob User", "Card Number": "4242 4242 4242 4241", "CVC": "123"}
@@ -279,6 +279,18 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     running, _ = bulk_start(actor=people["alice"], act="deactivate", user_ids=[bob_pk])
     admin.goto(f"/admin/users/bulk/{running.pk}/")
     check(admin, "bulk progress")
+
+    # A tenant of many: the page numbers (the outer ones hidden on a phone), and a
+    # filter with its count ("61 of 134 users"). Last, so the states above stay small.
+    bulk_users(people["bob"].tenant, 130, plan=people["bob"].plan)
+    plan = people["bob"].plan.pk
+    for state, path in [
+        ("users, page 3 of 6", "/admin/users/?size=25&page=3"),
+        ("users, filtered, page 2 of 3", f"/admin/users/?plan={plan}&status=none&size=25&page=2"),
+    ]:
+        admin.goto(path)
+        expect(admin.get_by_role("navigation", name="Pages")).to_be_visible()
+        check(admin, state)
 
     REPORT.mkdir(parents=True, exist_ok=True)
     report = {"problems": findings.problems, "widths": findings.widths, "boxes": boxes}
