@@ -21,4 +21,6 @@ urlpatterns += [
     path("admin/users/<int:pk>/change/", views.profile_change_review, name="profile_change_review"),
     path("admin/users/<int:pk>/billing/", views.profile_detail, name="profile_detail"),
     path("admin/users/<int:pk>/history/", views.profile_history, name="profile_history"),
+    path("admin/activity/", views.activity, name="activity"),
+    path("admin/activity/export.csv", views.activity_export, name="activity_export"),
 ]
