@@ -462,10 +462,8 @@ def activity(request: HttpRequest) -> HttpResponse:
         history = reverse("billing:profile_history", args=[_SOME_ID])
         for entry in page.rows:
             entry.owner_url = history.replace(str(_SOME_ID), str(entry.owner_id))
-    if page:
-        params = _filter_params(form)
-    else:  # as they came: the page shows what is wrong with them
-        params = {key: request.GET.get(key, "")[:100] for key in ("act", "user", "since", "until")}
+    # With errors, the filters as they came: the page shows what is wrong with them.
+    params = _filter_params(form) if page else _raw_filters(request)
     return render(
         request,
         "billing/activity.html",
@@ -481,6 +479,11 @@ def activity(request: HttpRequest) -> HttpResponse:
             "admin_nav": "activity",
         },
     )
+
+
+def _raw_filters(request: HttpRequest) -> dict[str, str]:
+    """The activity log's filters as they came (cut short), for a form with errors."""
+    return {key: request.GET.get(key, "")[:100] for key in ("act", "user", "since", "until")}
 
 
 def _filter_params(form: ActivityFilterForm) -> dict[str, str]:
@@ -559,7 +562,8 @@ def activity_export(request: HttpRequest) -> HttpResponse:
     in ISO 8601 with the tenant's offset."""
     form = ActivityFilterForm(request.GET)
     if not form.is_valid():  # the page says what to fix
-        return redirect(f"{reverse('billing:activity')}?{request.GET.urlencode()}")
+        kept = {key: value for key, value in _raw_filters(request).items() if value}
+        return redirect(f"{reverse('billing:activity')}?{urlencode(kept)}")
     tenant = request.user.tenant
     entries = tenant_activity(tenant, **form.filters()).order_by("-timestamp", "-pk")
     response = StreamingHttpResponse(
