@@ -243,9 +243,10 @@ class Delivery(TextChoices):
     QUEUED = "queued", "Queued"
     DEFERRED = "deferred", "Deferred"
     DELIVERED = "delivered", "Delivered"
-    # Out of the queue, and its delivery record purged (``purge_mail_log``): it was
-    # delivered (mail is retried until then) unless an operator deleted it.
-    PURGED = "purged", "Sent (log purged)"
+    # Out of the queue with no delivery record: mail is retried until delivered, so
+    # it was delivered and its record purged (``manage.py purge_mail_log``), unless an
+    # operator deleted it from the queue (/django-admin/). Which one, nothing tells.
+    GONE = "gone", "Left the queue"
 
 
 def email_status(emails: list[ProfileEmail]) -> list[ProfileEmail]:
@@ -280,7 +281,7 @@ def email_status(emails: list[ProfileEmail]) -> list[ProfileEmail]:
         elif email.message_pk in waiting:
             email.delivery = Delivery.DEFERRED if email.failures else Delivery.QUEUED
         else:
-            email.delivery = Delivery.PURGED
+            email.delivery = Delivery.GONE
     return emails
 
 

@@ -125,7 +125,7 @@ def test_the_page_shows_queued_then_deferred_then_delivered(alice, bob, settings
     assert len(FlakyBackend.sent) == 1
 
 
-def test_a_delivered_email_whose_log_was_purged_says_so(alice, bob, make_profile):
+def test_a_delivered_email_whose_log_was_purged_left_the_queue(alice, bob, make_profile):
     make_profile(bob, State.PENDING)
     payment_profile_activate(actor=alice, user=bob)
     send_all()  # the test backend (locmem) takes it
@@ -134,9 +134,12 @@ def test_a_delivered_email_whose_log_was_purged_says_so(alice, bob, make_profile
     assert email.delivery == Delivery.DELIVERED
     MessageLog.objects.all().delete()  # what `manage.py purge_mail_log` does to old ones
     [email] = profile_emails(bob.payment_profile)[0]
-    assert email.delivery == Delivery.PURGED
+    assert email.delivery == Delivery.GONE
     row = email_rows(client_for(alice).get(url(bob)).content.decode())[0]
-    assert row[3] == "Sent out of the queue; its delivery record has been purged"
+    assert row[3] == (
+        "Left the queue with no delivery record: delivered and its record purged, "
+        "or deleted by an operator"
+    )
 
 
 def test_two_messages_queued_at_the_same_moment_keep_their_own_status(alice, dora, bob):

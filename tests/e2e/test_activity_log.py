@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 from django_fsm_log.models import StateLog
 from playwright.sync_api import Page, expect
 
+from accounts.timezones import tenant_zone
 from billing.models import Method, PaymentProfile, State
 from billing.services import (
     payment_profile_activate,
@@ -82,14 +84,27 @@ def test_the_admin_filters_the_log_pages_through_it_and_exports_it(
     assert entries(page) == [
         ["Deactivated", "Bob User", "Active", "Inactive", "Dora Admin", "Moved to the Globex team"]
     ]
-    # The act and a date range in the tenant's zone.
+    # Today's acts (a date range in the tenant's zone), for the README.
+    today = timezone.localtime(timezone=tenant_zone(acme)).date().isoformat()
     page.get_by_label("User", exact=True).fill("")
+    page.get_by_label("From", exact=True).fill(today)
+    page.get_by_label("To", exact=True).fill(today)
+    page.get_by_role("button", name="Filter").click()
+    assert [row[:2] for row in entries(page)] == [
+        ["Declined", "Erin Declined"],
+        ["Saved for activation", "Erin Declined"],
+        ["Deactivated", "Bob User"],
+        ["Activated", "Bob User"],
+        ["Saved for activation", "Bob User"],
+    ]
+    shot(page, "activity log of today", key="admin-activity-log")
+    # The act and a date range.
     page.get_by_label("Act", exact=True).select_option(label="Saved for activation")
     page.get_by_label("From", exact=True).fill("2030-02-25")
     page.get_by_label("To", exact=True).fill("2030-03-01")
     page.get_by_role("button", name="Filter").click()
     assert [row[-1] for row in entries(page)] == [f"save {i}" for i in range(5)]
-    shot(page, "activity log filtered", key="admin-activity-log")
+    shot(page, "activity log filtered")
 
     # The CSV of that filter.
     with page.expect_download() as download_info:
