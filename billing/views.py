@@ -38,6 +38,7 @@ from billing.selectors import (
     HISTORY_PAGE_SIZE,
     Delivery,
     KeyPage,
+    add_owners,
     key_page,
     label_entries,
     profile_activators,
@@ -46,6 +47,7 @@ from billing.selectors import (
     profile_log,
     tenant_activity,
     user_is_gated,
+    with_owners,
 )
 from billing.services import (
     PaymentProfileError,
@@ -458,7 +460,7 @@ def activity(request: HttpRequest) -> HttpResponse:
             before=form.cleaned_data["before"],
             after=form.cleaned_data["after"],
         )
-        label_entries(page.rows)
+        label_entries(add_owners(page.rows))
         history = reverse("billing:profile_history", args=[_SOME_ID])
         for entry in page.rows:
             entry.owner_url = history.replace(str(_SOME_ID), str(entry.owner_id))
@@ -565,7 +567,7 @@ def activity_export(request: HttpRequest) -> HttpResponse:
         kept = {key: value for key, value in _raw_filters(request).items() if value}
         return redirect(f"{reverse('billing:activity')}?{urlencode(kept)}")
     tenant = request.user.tenant
-    entries = tenant_activity(tenant, **form.filters()).order_by("-timestamp", "-pk")
+    entries = with_owners(tenant_activity(tenant, **form.filters())).order_by("-timestamp", "-pk")
     response = StreamingHttpResponse(
         activity_csv_rows(entries, tenant_zone(tenant)), content_type="text/csv; charset=utf-8"
     )

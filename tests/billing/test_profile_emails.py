@@ -163,7 +163,7 @@ def test_the_page_shows_the_latest_twenty_and_how_many_in_all(
     total = ProfileEmail.objects.count()
     assert total == 25
     client = client_for(alice)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         html = client.get(url(bob)).content.decode()
     assert len(email_rows(html)) == 20
     assert f"The latest 20 of {total} e-mails." in html
