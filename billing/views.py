@@ -429,7 +429,8 @@ def profile_history(request: HttpRequest, pk: int) -> HttpResponse:
             "target": target,
             "profile": profile,
             "entries": label_entries(page.rows),
-            "page_links": _page_links(page, {"next": request.GET.get("next", "")}),
+            # Where "Back to Users" goes, kept as admin_next_url cleaned it.
+            "page_links": _page_links(page, {"next": next_url if "next" in request.GET else ""}),
             "bad_cursor": form.bad_cursor,
             "emails": emails,
             "email_count": email_count,
