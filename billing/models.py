@@ -445,3 +445,29 @@ class BulkActionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bulk_id}: user {self.user_id} {self.outcome or 'to do'}"
+
+
+class ProfileEmail(models.Model):
+    """An e-mail sent about a payment profile (billing.notifications records each one
+    as it queues it, in the same transaction): what the profile's history page lists
+    with its delivery status.
+
+    django-mailer's queue row (``mailer.Message``) is deleted once delivered, and its
+    log (``MessageLog``) names a message by its Message-ID and the time it was
+    queued: both are kept here, with the queue row's id while it waits."""
+
+    profile = models.ForeignKey(PaymentProfile, on_delete=models.CASCADE, related_name="emails")
+    to = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=255)
+    template = models.CharField(max_length=60)
+    message_pk = models.BigIntegerField()  # mailer.Message, gone once delivered
+    message_id = models.CharField(max_length=255)
+    queued_at = models.DateTimeField()  # = Message.when_added = MessageLog.when_added
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["profile", "-queued_at", "-id"], name="profileemail_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} to {self.to}"

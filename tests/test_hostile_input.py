@@ -28,7 +28,7 @@ from mailer.models import Message
 
 from accounts.models import Plan, User
 from billing.models import INVOICE_FIELDS, Method, PaymentProfile, State
-from billing.services import payment_profile_submit
+from billing.services import payment_profile_activate, payment_profile_submit
 from tests.helpers import (
     CARD_POST,
     INVOICE_POST,
@@ -552,6 +552,59 @@ def test_bulk_actions(alice_client, bob, make_profile, data):
         assert_no_raw_html(followed.content.decode())
         if data.get("reason", "").strip() and "bulk" in response["Location"]:
             assert escape(data["reason"].strip()) in followed.content.decode()
+
+
+ACTIVITY_PARAMS = ["act", "user", "since", "until", "before", "after"]
+
+
+@HOSTILE_SETTINGS
+@given(params=st.dictionaries(st.sampled_from(ACTIVITY_PARAMS), hostile_text))
+@example(params={"user": "\x00", "since": "\x00", "before": "\x00"})
+@example(params={"user": "<script>alert(1)</script>", "act": "activate"})
+@example(params={"since": "2030-02-30", "until": "9999-12-31"})
+@example(params={"since": "0001-01-01", "until": "0001-01-01"})
+@example(params={"since": "2030-02-01", "until": "2030-01-01"})
+@example(params={"before": "99999999999999999.9999999999999999999", "after": "-1.-1"})
+@example(params={"before": "١٢٣.٤", "act": "' OR 1=1 --", "user": "%_"})
+@example(params={"user": "x" * HUGE, "until": "2030-01-01" * 1000})
+def test_the_activity_log_filters_and_pages(alice, alice_client, bob, make_profile, params):
+    """The page and its export answer any parameters with the page (a form error that
+    says what to fix, or the newest entries), never a 500, and change nothing."""
+    make_profile(bob, State.PENDING)
+    with rolled_back():
+        payment_profile_activate(actor=alice, user=bob)
+        before = db_snapshot()
+        response = alice_client.get(reverse("billing:activity"), params)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert_no_raw_html(html)
+        form = response.context["form"]
+        for messages in form.errors.values():
+            for message in messages:
+                assert not message.startswith(GENERIC_ERRORS), message
+                assert escape(message) in html
+        export = alice_client.get(reverse("billing:activity_export"), params)
+        if form.is_valid():
+            assert export.status_code == 200
+            assert b"".join(export.streaming_content).startswith(b"When,Act,")
+        else:
+            assert export.status_code == 302
+            assert export["Location"].startswith(reverse("billing:activity") + "?")
+        assert db_snapshot() == before
+
+
+@HOSTILE_SETTINGS
+@given(params=st.dictionaries(st.sampled_from(["before", "after", "next"]), hostile_text))
+@example(params={"before": "\x00", "after": "1.1"})
+@example(params={"before": "1" * HUGE})
+@example(params={"after": "0.0", "next": "javascript:alert(1)"})
+def test_the_history_pages(alice_client, bob, make_profile, params):
+    make_profile(bob, State.PENDING)
+    response = alice_client.get(reverse("billing:profile_history", args=[bob.pk]), params)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert_no_raw_html(html)
+    assert "javascript:" not in html
 
 
 # --- Login and terms (anonymous, and a user who has not accepted yet) ----------

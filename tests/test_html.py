@@ -6,6 +6,7 @@ of the checker: one start of the JVM, not one per page."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django_fsm_log.models import StateLog
 
 from accounts.models import User
 from billing.bulk import bulk_start
@@ -89,6 +91,17 @@ def is_page(response) -> bool:
     return html and not response.has_header("Location") and bool(response.content.strip())
 
 
+def log_a_reminder(profile) -> None:
+    """One more entry in the profile's log (as "Remind my admins" writes one)."""
+    StateLog.objects.create(
+        content_object=profile,
+        by=profile.user,
+        source_state=profile.state,
+        state=profile.state,
+        transition="remind",
+    )
+
+
 def collect(cast: dict, folder: Path) -> list[Path]:
     """Writes every page state's HTML into ``folder``; returns the files."""
     written: list[Path] = []
@@ -125,6 +138,29 @@ def collect(cast: dict, folder: Path) -> list[Path]:
     response = client_as(cast["alice"]).get(reverse("accounts:user_list"), params)
     assert 'aria-label="Pages"' in response.content.decode()
     save("user-list-filtered-page-2", response.content.decode())
+    activity = reverse("billing:activity")
+    for state, params in (
+        ("filtered", {"act": "deactivate", "user": "bob", "since": "2020-01-01"}),
+        ("no-match", {"user": "nobody"}),
+        ("date-errors", {"since": "2030-02-01", "until": "2030-01-01"}),
+        ("bad-cursor", {"before": "nonsense"}),
+    ):
+        response = client_as(cast["alice"]).get(activity, params)
+        assert response.status_code == 200, state
+        save(f"activity-{state}", response.content.decode())
+    # Pages of more than one page: Newer and Older both there.
+    bob_profile = cast["bob"].payment_profile
+    for _ in range(60):
+        log_a_reminder(bob_profile)
+    for name, path in (
+        ("activity", activity),
+        ("profile-history", reverse("billing:profile_history", args=[bob_pk])),
+    ):
+        first = client_as(cast["alice"]).get(path).content.decode()
+        older = re.search(r'href="(\?[^"]*before=[^"]+)"', first)[1].replace("&amp;", "&")
+        second = client_as(cast["alice"]).get(path + older)
+        assert b"Newer</a>" in second.content, name
+        save(f"{name}-second-page", second.content.decode())
     for who, name, data in BAD_POSTS:
         args = [bob_pk] if name in ("accounts:user_plan", "billing:profile_deactivate") else []
         response = client_as(cast[who]).post(reverse(name, args=args), data)

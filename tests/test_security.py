@@ -538,6 +538,8 @@ def test_every_page_of_a_logged_in_user_is_kept_out_of_caches(cast, make_profile
             reverse("accounts:user_plan", args=[cast["bob"].pk]),
             reverse("billing:profile_detail", args=[cast["bob"].pk]),
             reverse("billing:profile_history", args=[cast["bob"].pk]),
+            reverse("billing:activity"),
+            reverse("billing:activity_export"),
             reverse("accounts:tenant_settings"),
             "/no-such-page/",
         ],
@@ -709,6 +711,11 @@ EXPECTED: dict[str, dict[str, tuple]] = {
     "billing:bulk_confirm": {"GET": (L, 403, 400, 400, 403), "POST": (L, 403, B, USERS, 403)},
     "billing:bulk_detail": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, 405, 404, 403)},
     "billing:bulk_progress": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, 405, 404, 403)},
+    "billing:activity": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
+    "billing:activity_export": {
+        "GET": (L, 403, 200, 200, 403),
+        "POST": (L, 403, 405, 405, 403),
+    },
 }
 
 NEW_PASSWORD = "a much longer pass phrase 42"
