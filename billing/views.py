@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_fsm_log.models import StateLog
 
 from accounts.admin_area import admin_next_url, is_popup_request, tenant_admin_required
+from accounts.exports import csv_stream, export_filename
 from accounts.forms import UserFilterForm
 from accounts.holds import PAYMENT_PROFILE, open_while
 from accounts.models import User
@@ -668,46 +668,25 @@ CSV_HEADER = [
 ]
 
 
-def csv_cell(value: object) -> str:
-    """A cell no spreadsheet runs as a formula: text starting with =, +, -, @, a tab
-    or a carriage return gets a leading apostrophe (OWASP's CSV injection advice)."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back: csv.writer into a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def activity_csv_rows(entries: QuerySet[StateLog], zone) -> Iterator[str]:
-    """The CSV lines of `entries`, read a chunk at a time (never all in memory)."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
+def activity_csv_rows(entries: QuerySet[StateLog], zone) -> Iterator[list[str]]:
+    """The CSV rows of `entries`, read a chunk at a time (never all in memory)."""
     for entry in entries.iterator(chunk_size=CSV_CHUNK_ROWS):
         label_entries([entry])
         if entry.by_id:
             who, who_email = entry.by.name or entry.by.email, entry.by.email
         else:
             who, who_email = ("the system" if entry.by_system else ""), ""
-        yield writer.writerow(
-            [
-                csv_cell(value)
-                for value in (
-                    entry.timestamp.astimezone(zone).isoformat(timespec="seconds"),
-                    entry.act_label,
-                    entry.owner_name,
-                    entry.owner_email,
-                    entry.source_label,
-                    entry.target_label,
-                    who,
-                    who_email,
-                    entry.description or "",
-                )
-            ]
-        )
+        yield [
+            entry.timestamp.astimezone(zone).isoformat(timespec="seconds"),
+            entry.act_label,
+            entry.owner_name or "",
+            entry.owner_email or "",
+            entry.source_label,
+            entry.target_label,
+            who,
+            who_email,
+            entry.description or "",
+        ]
 
 
 CSV_CHUNK_ROWS = 1000
@@ -724,9 +703,11 @@ def activity_export(request: HttpRequest) -> HttpResponse:
         return redirect(f"{reverse('billing:activity')}?{urlencode(kept)}")
     tenant = request.user.tenant
     entries = with_owners(tenant_activity(tenant, **form.filters())).order_by("-timestamp", "-pk")
+    zone = tenant_zone(tenant)
     response = StreamingHttpResponse(
-        activity_csv_rows(entries, tenant_zone(tenant)), content_type="text/csv; charset=utf-8"
+        csv_stream(CSV_HEADER, activity_csv_rows(entries, zone)),
+        content_type="text/csv; charset=utf-8",
     )
-    day = timezone.localdate().isoformat()
-    response["Content-Disposition"] = f'attachment; filename="activity-{tenant.slug}-{day}.csv"'
+    filename = export_filename("activity", tenant, timezone.now().astimezone(zone).date())
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

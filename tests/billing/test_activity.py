@@ -15,6 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django_fsm_log.models import StateLog
 
+from accounts.exports import csv_cell
 from billing.models import Method, PaymentProfile, State
 from billing.selectors import Cursor, key_page, tenant_activity
 from billing.services import (
@@ -22,7 +23,6 @@ from billing.services import (
     payment_profile_deactivate,
     payment_profile_decline,
 )
-from billing.views import csv_cell
 from tests.helpers import client_for, make_user
 
 URL = reverse("billing:activity")
@@ -363,7 +363,7 @@ def export(client, params=None) -> list[list[str]]:
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
 
 
 def test_the_export_has_the_rows_of_the_filter(alice, acme, acts):
