@@ -149,10 +149,22 @@ def _search(q: str, user: str = "") -> Q:
     return Q(**{f"{user}name__icontains": q}) | Q(**{f"{user}email__icontains": q})
 
 
+# The columns that may be NULL: their NULLs are placed explicitly (first ascending,
+# last descending, on both databases). The others are not: on PostgreSQL an index
+# serves "ORDER BY x NULLS FIRST" only if it was built so, NOT NULL column or not.
+_NULLABLE = {"plan__name", "payment_profile__state_changed_at", "state_changed_at"}
+
+
 def _ordering(sort: str, columns: list[F]) -> list:
     if sort.startswith("-"):
-        return [column.desc(nulls_last=True) for column in columns]
-    return [column.asc(nulls_first=True) for column in columns]
+        return [
+            column.desc(nulls_last=True) if column.name in _NULLABLE else column.desc()
+            for column in columns
+        ]
+    return [
+        column.asc(nulls_first=True) if column.name in _NULLABLE else column.asc()
+        for column in columns
+    ]
 
 
 def _on_profile(column: F) -> F:
@@ -192,8 +204,8 @@ def user_list_page(
     the profile's status index. A search is read from the users (on PostgreSQL a
     trigram index: accounts.0008). The rows are read by key, their keys from a
     subquery, ``id IN (SELECT … LIMIT 50 OFFSET n)`` of the keys alone, from an
-    index: an OFFSET over the whole join would join every row before the page
-    only to throw it away.
+    index (read backwards for the pages past the middle): an OFFSET over the whole
+    join would join every row before the page only to throw it away.
     """
     users = user_list_for_admin(tenant=tenant, q=q, status=status, sort=sort)
     keys = users.values_list("pk", flat=True)
@@ -207,6 +219,11 @@ def user_list_page(
     paginator = Paginator(keys, per_page)
     paginator.count = counted.count()  # a cached_property: set before get_page reads it
     page = paginator.get_page(number)
+    start, end = page.start_index() - 1, page.end_index()
+    if start > paginator.count - end:
+        # Nearer the end than the start: the same keys read backwards, so that the
+        # last page costs what the first does (an OFFSET walks every row it skips).
+        page.object_list = keys.reverse()[paginator.count - end : paginator.count - start]
     page.object_list = list(
         User.objects.filter(pk__in=page.object_list)
         .select_related("tenant", "plan", "payment_profile__pending_change")
