@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_fsm_log.models import StateLog
 
 from accounts.models import Plan, Tenant, User
-from billing.models import Method, PaymentProfile, PendingChange, State
+from billing.models import STATUS_RANK, Method, PaymentProfile, PendingChange, State
 
 BATCH = 2000
 
@@ -242,6 +242,9 @@ def seed(n: int, *, logs: int | None = None, rng_seed: int = 5) -> Seeded:
         for profile, change in zip(changed, changes, strict=True):
             profile.pending_change = change
         lap("pending changes")
+        for profile in profiles:  # what PaymentProfile.save() keeps (bulk_create skips it)
+            profile.tenant_id = profile.user.tenant_id
+            profile.status_rank = STATUS_RANK[profile.status]
         profiles = PaymentProfile.objects.bulk_create(profiles, batch_size=BATCH)
         lap("insert profiles")
 

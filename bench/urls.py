@@ -7,5 +7,6 @@ from ccm.urls import urlpatterns as app_urlpatterns
 
 urlpatterns = [
     path("bench/floor/", views.floor, name="bench_floor"),
+    path("bench/floor-bytes/", views.floor_bytes, name="bench_floor_bytes"),
     *app_urlpatterns,
 ]

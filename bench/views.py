@@ -23,6 +23,7 @@ from django.urls import reverse
 # Filled by bench.run before the floor is timed.
 FLOOR_ROWS: list[dict] = []
 FLOOR_CONTEXT: dict = {}  # e.g. the Admin menu's count, read once
+FLOOR_BYTES: list[bytes] = []  # the Users page's first page as served, for floor_bytes
 
 
 @login_required
@@ -32,3 +33,11 @@ def floor(request: HttpRequest) -> HttpResponse:
     if not request.GET.get("menu"):
         context.update(FLOOR_CONTEXT)  # overrides the context processors' lazy values
     return render(request, "bench/floor.html", context)
+
+
+@login_required
+def floor_bytes(request: HttpRequest) -> HttpResponse:
+    """Floor (d): the Users page's own bytes, captured from the real page beforehand,
+    through the same middleware (its session and user queries only) and no
+    template: what serving the page costs without making it."""
+    return HttpResponse(FLOOR_BYTES[0] if FLOOR_BYTES else b"")

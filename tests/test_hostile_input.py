@@ -295,7 +295,8 @@ def test_change_plan(alice_client, bob, paid_plan, bundle, charlie, plan, next_u
             assert_refused_clearly(response, before)
             return
         assert_local_redirect(response)
-        assert changed_tables(before, db_snapshot()) <= {"User"}
+        # and the profile's copy of its status (not set up or not required: the plan's)
+        assert changed_tables(before, db_snapshot()) <= {"User", "PaymentProfile"}
         bob.refresh_from_db()
         assert bob.plan in (None, paid_plan, bundle)
 
@@ -336,7 +337,8 @@ def test_tenant_settings(alice_client, acme, flag):
         )
         # A checkbox: anything sent but "" or "false" means ticked. Never refused.
         assert_local_redirect(response)
-        assert changed_tables(before, db_snapshot()) <= {"Tenant"}
+        # and the profiles' copies of their status (not set up or not required)
+        assert changed_tables(before, db_snapshot()) <= {"Tenant", "PaymentProfile"}
         acme.refresh_from_db()
         assert acme.require_payment_profile == (flag.lower() not in ("", "false"))
 

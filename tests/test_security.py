@@ -239,7 +239,7 @@ def test_a_failure_of_ours_is_still_an_error_with_its_traceback(alice, caplog, m
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("accounts.views.user_list_for_admin", broken)
+    monkeypatch.setattr("accounts.views.user_list_page", broken)
     client = client_for(alice)
     client.raise_request_exception = False
     assert client.get(reverse("accounts:user_list")).status_code == 500

@@ -12,9 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.forms import SORT_VALUES
 from accounts.models import User
 from accounts.selectors import STATUS_FILTERS, user_list_for_admin
-from billing.models import Method, PaymentProfile, PendingChange, State
+from billing.models import STATUS_ORDER, Method, PaymentProfile, PendingChange, State, Status
 from tests.helpers import bulk_users, client_for, links, make_user
 
 URL = reverse("accounts:user_list")
@@ -140,14 +141,16 @@ def test_the_pending_filter_is_labelled_pending_activation(cast):
         ("name", ["Alice Admin", "Betty Bundle", "Bob User", "Dora Admin"]),
         ("-name", ["Dora Admin", "Bob User", "Betty Bundle", "Alice Admin"]),
         ("email", ["Alice Admin", "Betty Bundle", "Bob User", "Dora Admin"]),
-        ("status", ["Bob User", "Alice Admin", "Betty Bundle", "Dora Admin"]),
-        ("-status", ["Dora Admin", "Betty Bundle", "Alice Admin", "Bob User"]),
-        ("plan", ["Bob User", "Alice Admin", "Betty Bundle", "Dora Admin"]),
+        # Workflow order (billing.models.STATUS_ORDER), not alphabetical: dora's
+        # pending, bob's active, alice's inactive, betty's not required (a bundle).
+        ("status", ["Dora Admin", "Bob User", "Alice Admin", "Betty Bundle"]),
+        ("-status", ["Betty Bundle", "Alice Admin", "Bob User", "Dora Admin"]),
+        # No plan ("Bundles only" in the row) sorts first, as NULL does in every sort.
+        ("plan", ["Dora Admin", "Bob User", "Alice Admin", "Betty Bundle"]),
         ("id; DROP TABLE", ["Alice Admin", "Betty Bundle", "Bob User", "Dora Admin"]),
     ],
 )
 def test_it_sorts_by_whitelisted_columns(cast, make_profile, sort, expected):
-    # status values sort as text: active < inactive < none < pending
     make_profile(cast["bob"], State.ACTIVE)
     make_profile(cast["dora"], State.PENDING)
     make_profile(cast["alice"], State.INACTIVE)
@@ -157,12 +160,12 @@ def test_it_sorts_by_whitelisted_columns(cast, make_profile, sort, expected):
     assert names == expected
 
 
-def test_it_sorts_by_last_change_with_never_changed_last(cast, make_profile):
+def test_it_sorts_by_last_change_with_never_changed_as_the_oldest(cast, make_profile):
     make_profile(cast["bob"], State.PENDING)
     response = client_for(cast["alice"]).get(URL, {"sort": "-changed"})
     assert _emails(response)[0] == "bob@acme.example"
     response = client_for(cast["alice"]).get(URL, {"sort": "changed"})
-    assert _emails(response)[0] == "bob@acme.example"
+    assert _emails(response)[-1] == "bob@acme.example"
 
 
 def test_it_pages_fifty_at_a_time_and_keeps_the_filter(cast, acme):
@@ -216,6 +219,7 @@ def _add_users(acme, plan, make_profile, count: int, start: int) -> None:
             PaymentProfile.objects.filter(pk=profile.pk).update(
                 card_exp_month=today.month, card_exp_year=today.year
             )
+        PaymentProfile.objects.filter(pk=profile.pk).refresh_sort_keys()  # after the UPDATEs
 
 
 # Every kind of Users page: filters, searches, sorts (each column, both ways), page
@@ -228,13 +232,11 @@ PAGE_VARIANTS = [
     {"q": "load0003@acme.example"},
     {"plan": "paid"},
     {"plan": "none"},
-    {"sort": "-name"},
-    {"sort": "email"},
-    {"sort": "plan"},
-    {"sort": "method"},
-    {"sort": "-status"},
-    {"sort": "-changed"},
+    {"plan": "paid", "sort": "-status"},
+    {"plan": "none", "status": "active", "sort": "method"},
+    *({"sort": sort} for sort in sorted(SORT_VALUES)),
     {"page": 3},
+    {"page": 2, "sort": "-status"},  # past the middle: read backwards
     {"size": 25},
     {"size": 100},
     {"size": 100, "page": 2},
@@ -268,9 +270,7 @@ def test_the_query_count_does_not_grow_with_the_users(
     assert small == _users_page_queries(client) + filtered
 
 
-@pytest.mark.parametrize(
-    "sort", ["name", "-name", "email", "-email", "plan", "method", "status", "-status", "-changed"]
-)
+@pytest.mark.parametrize("sort", sorted(SORT_VALUES))
 def test_the_pages_of_every_sort_add_up_to_the_whole_list(
     cast, acme, paid_plan, make_profile, sort
 ):
@@ -528,3 +528,49 @@ def test_the_filters_apply_on_change_with_script_and_with_the_button_without(cas
     assert "data-apply-on-change" in form[0]
     assert '<button class="btn btn-outline-primary" type="submit">Apply</button>' in form[1]
     assert '<script src="/static/js/user-filters.js"></script>' in html
+def _workflow_key(user: User) -> tuple:
+    """The status sort's order, worked out here from the status each row shows."""
+    profile = user.payment_profile
+    changed = profile.state_changed_at
+    return (STATUS_ORDER.index(profile.status), changed is not None, changed, user.pk)
+
+
+def test_the_status_sort_is_in_workflow_order_both_ways_and_across_pages(
+    cast, acme, paid_plan, make_profile
+):
+    """110 users in every status (two pages and a bit), sorted by status: pending
+    first, then change pending, declined, not set up, active, inactive, not
+    required; within a status the longest unchanged first. Descending is the exact
+    reverse. Reading page by page crosses status boundaries with no row twice or
+    missing."""
+    _add_users(acme, paid_plan, make_profile, 110, 0)
+    users = User.objects.filter(tenant=acme).select_related(
+        "tenant", "plan", "payment_profile__pending_change"
+    )
+    expected = [user.email for user in sorted(users, key=_workflow_key)]
+    shown = {user.payment_profile.status for user in users}
+    assert shown == set(Status)  # every status is on the list
+    client = client_for(cast["alice"])
+    for sort, order in (("status", expected), ("-status", expected[::-1])):
+        paged = []
+        for page in (1, 2, 3):
+            paged += _emails(client.get(URL, {"sort": sort, "page": page}))
+        assert paged == order, sort
+    first = _emails(client.get(URL, {"sort": "status"}))
+    statuses = [users.get(email=email).payment_profile.status for email in first]
+    assert statuses[0] == Status.PENDING
+    assert statuses == sorted(statuses, key=STATUS_ORDER.index)
+
+
+@pytest.mark.parametrize("few", [0, 5000], ids=["walking the users", "from the status index"])
+@pytest.mark.parametrize("status", [key for key in STATUS_FILTERS if key in set(Status)])
+def test_each_status_filter_shows_exactly_the_rows_with_that_badge(
+    cast, acme, paid_plan, make_profile, monkeypatch, status, few
+):
+    monkeypatch.setattr("accounts.selectors.FEW", few)  # either way of reading the keys
+    _add_users(acme, paid_plan, make_profile, 14, 0)
+    users = User.objects.filter(tenant=acme).select_related("tenant", "plan", "payment_profile")
+    expected = sorted(user.email for user in users if user.payment_profile.status == status)
+    assert expected
+    response = client_for(cast["alice"]).get(URL, {"status": status})
+    assert sorted(_emails(response)) == expected
