@@ -61,7 +61,9 @@ def cast(alice, dora, bob, betty, charlie, make_profile):
     make_profile(bob, State.PENDING, Method.INVOICE)
     make_profile(betty, State.ACTIVE, Method.CREDIT_CARD)
     declined = make_profile(dora, State.INACTIVE, Method.INVOICE)
-    PaymentProfile.objects.filter(pk=declined.pk).update(declined_at=timezone.now())
+    declined_profile = PaymentProfile.objects.filter(pk=declined.pk)
+    declined_profile.update(declined_at=timezone.now())
+    declined_profile.refresh_sort_keys()  # the status the page filters by
     return {"alice": alice, "dora": dora, "bob": bob, "betty": betty, "charlie": charlie}
 
 

@@ -233,7 +233,7 @@ PAGE_VARIANTS = [
     {"plan": "paid"},
     {"plan": "none"},
     {"plan": "paid", "sort": "-status"},
-    {"plan": "none", "status": "active", "sort": "method"},
+    {"plan": "paid", "status": "active", "sort": "method"},
     *({"sort": sort} for sort in sorted(SORT_VALUES)),
     {"page": 3},
     {"page": 2, "sort": "-status"},  # past the middle: read backwards

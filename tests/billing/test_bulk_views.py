@@ -120,7 +120,9 @@ def test_all_matching_is_the_users_page_filter_evaluated_again(people, alice, ac
     assert "3 of 3 selected users will be activated." in text(page)
     # A user who turns pending meanwhile is in: the filter is evaluated on POST.
     late = make_user("pat.late@acme.example", acme, name="Pat Late")
-    PaymentProfile.objects.filter(user=late).update(state=State.PENDING)
+    late_profile = PaymentProfile.objects.filter(user=late)
+    late_profile.update(state=State.PENDING)
+    late_profile.refresh_sort_keys()
     client.post(
         CONFIRM, {"act": "activate", "all": 1, "status": "pending", "q": "pat", "token": TOKEN}
     )
