@@ -99,6 +99,7 @@ class Seeded:
     member: User  # user on a paid plan with an active profile, for the Account page
     long_history: User | None = None  # a profile with LONG_HISTORY log rows
     short_history: User | None = None  # one with SHORT_HISTORY
+    long_history_entries: int = 0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step
     first_page_emails: list[str] = field(default_factory=list)  # filled by bench.run
 
@@ -122,7 +123,14 @@ class _Laps:
         self.phases[name] = self.phases.get(name, 0.0) + spent
 
 
-def seed(n: int, *, rng_seed: int = 5, slug: str = "bench", history: bool = True) -> Seeded:
+def seed(
+    n: int,
+    *,
+    rng_seed: int = 5,
+    slug: str = "bench",
+    history: bool = True,
+    long_history: int = LONG_HISTORY,
+) -> Seeded:
     """One tenant with ``n`` users (the named ones included), every user with a
     profile row, a log row for every saved profile, and (``history``) two profiles
     with long and short histories for the history page."""
@@ -131,7 +139,10 @@ def seed(n: int, *, rng_seed: int = 5, slug: str = "bench", history: bool = True
         tenant = Tenant.objects.create(
             name=f"{slug.title()} Corp", slug=slug, require_payment_profile=True
         )
-        counts = _seed_users(tenant, n, random.Random(rng_seed), laps, named=True, history=history)
+        counts = _seed_users(
+            tenant, n, random.Random(rng_seed), laps, named=True, history=history,
+            long_history=long_history,
+        )  # fmt: skip
     _analyze()
     laps("analyze")
     users = {
@@ -157,6 +168,7 @@ def seed(n: int, *, rng_seed: int = 5, slug: str = "bench", history: bool = True
         operator=users[OPERATOR_EMAIL],
         member=users[MEMBER_EMAIL],
         long_history=users.get(LONG_HISTORY_EMAIL),
+        long_history_entries=long_history if history else 0,
         short_history=users.get(SHORT_HISTORY_EMAIL),
         phases=laps.phases,
     )
@@ -179,7 +191,14 @@ def seed_others(total: int, *, tenants: int = 10, rng_seed: int = 11) -> tuple[f
 
 
 def _seed_users(
-    tenant: Tenant, n: int, rng: random.Random, laps: _Laps, *, named: bool, history: bool
+    tenant: Tenant,
+    n: int,
+    rng: random.Random,
+    laps: _Laps,
+    *,
+    named: bool,
+    history: bool,
+    long_history: int = LONG_HISTORY,
 ) -> dict[str, int]:
     now = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, formatted per database below
     ts = _timestamp_formatter()
@@ -327,7 +346,7 @@ def _seed_users(
             )
         )  # fmt: skip
         if email in (LONG_HISTORY_EMAIL, SHORT_HISTORY_EMAIL):
-            count = LONG_HISTORY if email == LONG_HISTORY_EMAIL else SHORT_HISTORY
+            count = long_history if email == LONG_HISTORY_EMAIL else SHORT_HISTORY
             logs += _history(next_log + len(logs), count, pid, uid, admin_id, ct, changed_dt, ts)
     laps("build profiles")
     _load(PendingChange, change_cols, changes)
