@@ -27,7 +27,10 @@ class BenchDatabase:
 
     @classmethod
     def sqlite(cls) -> BenchDatabase:
-        return cls(vendor="sqlite", url=f"sqlite:///{SQLITE_PATH}", name=str(SQLITE_PATH))
+        """bench/bench.sqlite3, or bench/<BENCH_DB_NAME>.sqlite3 (two runs at once)."""
+        name = os.environ.get("BENCH_DB_NAME", "")
+        path = SQLITE_PATH.with_name(f"{name}.sqlite3") if name else SQLITE_PATH
+        return cls(vendor="sqlite", url=f"sqlite:///{path}", name=str(path))
 
     @staticmethod
     def postgres_source() -> str:
@@ -73,7 +76,8 @@ class BenchDatabase:
     def sibling(self, suffix: str) -> BenchDatabase:
         """A second throwaway database beside this one (the multi-tenant case)."""
         if self.vendor == "sqlite":
-            path = SQLITE_PATH.with_name(f"{SQLITE_PATH.stem}-{suffix}{SQLITE_PATH.suffix}")
+            here = Path(self.name)
+            path = here.with_name(f"{here.stem}-{suffix}{here.suffix}")
             return BenchDatabase(vendor="sqlite", url=f"sqlite:///{path}", name=str(path))
         name = f"{self.name}_{suffix}"
         parts = urlsplit(self.url)

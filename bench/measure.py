@@ -64,11 +64,11 @@ class Budget:
     warmup_rounds: int = 3
 
 
-FULL = Budget(min_rounds=40, min_seconds=8, max_rounds=300, max_seconds=60)
+FULL = Budget(min_rounds=30, min_seconds=8, max_rounds=300, max_seconds=40)
 # Bigger tenants: some views take seconds at a million users; fewer rounds, still
 # round-robin, so the ratios stay fair.
 LARGE = Budget(min_rounds=12, min_seconds=5, max_rounds=200, max_seconds=40)
-HUGE = Budget(min_rounds=4, min_seconds=0, max_rounds=50, max_seconds=25, warmup_rounds=1)
+HUGE = Budget(min_rounds=3, min_seconds=0, max_rounds=50, max_seconds=25, warmup_rounds=1)
 MULTI = Budget(min_rounds=30, min_seconds=6, max_rounds=300, max_seconds=30)
 QUICK = Budget(min_rounds=10, min_seconds=0.5, max_rounds=40, max_seconds=4, warmup_rounds=2)
 

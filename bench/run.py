@@ -52,7 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="small sizes, short timings and load (CI)"
     )
     parser.add_argument(
-        "--transitions", type=int, help="profiles to deactivate and re-activate (1000; quick 100)"
+        "--transitions",
+        type=int,
+        help="profiles to deactivate and re-activate, at the load-test size (1000; quick 100)",
     )
     parser.add_argument(
         "--others",
@@ -170,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     argv_used = list(argv if argv is not None else sys.argv[1:])
     env = os.environ.copy()
+    env["BENCH_COMMAND"] = " ".join(["python -m bench", *argv_used])
     postgres = BenchDatabase.postgres_source() if "postgresql" in args.databases else ""
     configure(BenchDatabase.sqlite())  # Django, to unpickle the results' model instances
     import django
@@ -350,7 +353,7 @@ def run_size(result: SizeResult, args: argparse.Namespace, *, vendor: str) -> No
     if n <= 100_000 or args.quick:
         log(f"{n} users: bulk activate vs single activations")
         result.bulk = extras.bulk(seeded, BULK if not args.quick else 50, result.notes)
-    if args.transitions and n <= 100_000:
+    if args.transitions and n == args.load_size:
         log(f"{n} users: transitions ({args.transitions} profiles)")
         result.throughput = [
             transitions.through_services(seeded.admin, args.transitions),
