@@ -573,6 +573,7 @@ def markdown_section(run, *, detail: str) -> str:
         f"## {title}",
         "",
         *_run_lines(info),
+        *([f"- **Incomplete**: {run.note}"] if run.note else []),
         "",
         "### Summary",
         "",
