@@ -352,3 +352,89 @@ class ChangeReviewForm(forms.Form):
         if cleaned.get("decision") == "decline" and not (cleaned.get("reason") or "").strip():
             self.add_error("reason", "Give a reason: the user reads it to know what to correct.")
         return cleaned
+
+
+# --- Bulk actions (billing/bulk.py) ---------------------------------------------------
+
+# Rows chosen one by one come from one page of the Users page (at most 100); more
+# than this is not a page's selection.
+BULK_IDS_MAX = 500
+_ID_MAX = 2_147_483_647  # an integer column: anything larger is no user's id
+
+BAD_SELECTION = "The selection could not be read. Go back to the Users page and select again."
+
+
+class _SelectedIds(forms.Field):
+    """The ids of the rows ticked (``ids=1&ids=2``), each a whole number once."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[int]:
+        if not value:
+            return []
+        if not isinstance(value, list | tuple) or len(value) > BULK_IDS_MAX:
+            raise forms.ValidationError(
+                f"Select at most {BULK_IDS_MAX} users one by one, or use “Select all matching”."
+            )
+        ids = []
+        for raw in value:
+            raw = str(raw).strip()
+            ok = raw.isascii() and raw.isdigit() and len(raw) <= len(str(_ID_MAX))
+            if not ok or not 0 < int(raw) <= _ID_MAX:
+                raise forms.ValidationError(BAD_SELECTION)
+            ids.append(int(raw))
+        return list(dict.fromkeys(ids))
+
+
+class BulkSelectionForm(forms.Form):
+    """What a bulk act is asked for: the act, and the users: the rows ticked
+    (``ids``) or every user matching the Users page's filter (``all``, with the
+    page's own parameters, cleaned by accounts.forms.UserFilterForm)."""
+
+    act = forms.ChoiceField(
+        choices=(("activate", "Activate"), ("deactivate", "Deactivate"), ("decline", "Decline")),
+        error_messages={
+            "required": "Choose Activate, Deactivate or Decline.",
+            "invalid_choice": "Choose Activate, Deactivate or Decline.",
+        },
+    )
+    ids = _SelectedIds(required=False)
+    all = forms.BooleanField(required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("all") and not cleaned.get("ids"):
+            raise forms.ValidationError(
+                "Select at least one user: tick their rows, or “Select all matching”."
+            )
+        return cleaned
+
+
+class BulkConfirmForm(forms.Form):
+    """The confirmation of a bulk act: the one reason for all (Decline needs it,
+    Deactivate takes it) and the form's one-time key (a second POST of the same
+    form finds the job the first one made)."""
+
+    token = forms.RegexField(
+        regex=r"^[0-9a-f]{32}$",
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "This form has expired: open the bulk action again.",
+            "invalid": "This form has expired: open the bulk action again.",
+        },
+    )
+
+    def __init__(self, *args, act: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        if act == "decline":
+            self.fields["reason"] = _reason_field(
+                "Reason (the same for every user)",
+                "Each user reads this on their Payment Information page and in the e-mail.",
+                required=True,
+            )
+        elif act == "deactivate":
+            self.fields["reason"] = _reason_field(
+                "Reason (optional, the same for every user)",
+                "Each user sees this in the e-mail about the deactivation.",
+                required=False,
+            )

@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.models import Plan, Tenant, User
 from accounts.timezones import tenant_zone
 from billing import notifications
+from billing.bulk import run_bulk_actions
 from billing.models import Method, PaymentProfile, Reminder, State
 from billing.selectors import CARD_MONTH, month_index
 from billing.services import (
@@ -300,6 +301,9 @@ JOBS: dict[str, Callable[[datetime], int]] = {
     "setup_reminders": send_setup_reminders,
     "card_warnings": send_card_warnings,
     "card_expiry": expire_cards,
+    # The bulk actions too large for a request (the mail worker runs them every
+    # round, not only every JOBS_INTERVAL; this is for cron and by hand).
+    "bulk_actions": run_bulk_actions,
 }
 
 

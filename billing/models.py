@@ -359,3 +359,70 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.key})"
+
+
+class BulkAction(models.Model):
+    """An admin's act on many payment profiles at once (billing/bulk.py): which act,
+    the one reason for all, and the users it was asked for, frozen as one
+    ``BulkActionItem`` each when it was confirmed. Small ones run in the request; a
+    large one is run by the worker, which claims it (``claimed_by``) and keeps
+    ``heartbeat_at`` fresh while it works, so a crashed worker's job is picked up
+    again by another and goes on with the rows not yet done."""
+
+    class Act(models.TextChoices):
+        ACTIVATE = "activate", "Activate"
+        DEACTIVATE = "deactivate", "Deactivate"
+        DECLINE = "decline", "Decline"
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    act = models.CharField(max_length=20, choices=Act.choices)
+    reason = models.TextField(blank=True)
+    # The confirmation form's one-time key: a second POST of the same form (a
+    # double click, a resent page) finds this job instead of running another.
+    token = models.CharField(max_length=64)
+    # Where the result page leads back to: the Users page as the admin left it.
+    back_url = models.CharField(max_length=2000, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Who runs it now ("" nobody) and when they last said so.
+    claimed_by = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set when it finishes, from its items.
+    changed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "bulk action"
+        constraints = [
+            models.UniqueConstraint(fields=["actor", "token"], name="bulk_action_once_per_form"),
+        ]
+        indexes = [models.Index(fields=["finished_at", "created_at"], name="bulk_action_todo_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_act_display()} {self.total} payment profiles ({self.pk})"
+
+
+class BulkActionItem(models.Model):
+    """One user of a bulk act and what came of it: ``outcome`` is "" until the row
+    is done, then "changed" or the code of the refusal it was skipped for. Written
+    in the same transaction as the act on the profile, so a row is done once."""
+
+    CHANGED = "changed"
+
+    bulk = models.ForeignKey(BulkAction, on_delete=models.CASCADE, related_name="items")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    outcome = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bulk", "user"], name="bulk_item_once_per_user"),
+        ]
+        indexes = [models.Index(fields=["bulk", "outcome"], name="bulk_item_outcome_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.bulk_id}: user {self.user_id} {self.outcome or 'to do'}"

@@ -49,7 +49,38 @@ NO_CARD_ON_FILE = "There is no card on file to keep: enter the card number and C
 
 
 class PaymentProfileError(Exception):
-    """A refused act; ``str(error)`` is a message for the person who asked."""
+    """A refused act; ``str(error)`` is a message for the person who asked, ``code``
+    (when the refusal has one: see ``Refusal``) the short reason a bulk act groups by."""
+
+    def __init__(self, message: str = "", *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code or getattr(message, "code", "")
+
+
+class Refusal(str):
+    """Why an act is refused: the sentence shown to people, with a short ``code``
+    ("not_set_up", "already_active", "own_profile", ...) that a bulk act groups its
+    skipped users by (billing/bulk.py). Empty ("") when the act is allowed."""
+
+    code: str
+
+    def __new__(cls, sentence: str, code: str) -> Refusal:
+        refusal = super().__new__(cls, sentence)
+        refusal.code = code
+        return refusal
+
+
+# The codes the refusals of the admin acts give (billing/bulk.py says each as a
+# group of skipped users).
+NOT_SET_UP = "not_set_up"
+ALREADY_ACTIVE = "already_active"
+ALREADY_INACTIVE = "already_inactive"
+ALREADY_DECLINED = "already_declined"
+NOT_PENDING = "not_pending"
+PENDING = "pending"
+OWN_PROFILE = "own_profile"
+NOT_ALLOWED = "not_allowed"
+CONFLICT = "conflict"
 
 
 @dataclass(frozen=True)
@@ -93,7 +124,8 @@ def _save(profile: PaymentProfile) -> None:
     except ConcurrentTransition:  # only if a lock was bypassed; say so, don't 500
         raise PaymentProfileError(
             f"The payment profile of {profile.user} was changed at the same time. "
-            "Reload the page and try again."
+            "Reload the page and try again.",
+            code=CONFLICT,
         ) from None
 
 
@@ -344,55 +376,75 @@ def _submit_change(profile: PaymentProfile, *, user: User, new: dict) -> Payment
     return profile
 
 
-def _not_allowed(profile: PaymentProfile, actor: User, act: str) -> str:
+def _not_allowed(profile: PaymentProfile, actor: User, act: str) -> Refusal:
     if actor.pk == profile.user_id:
-        return f"You cannot {act} your own payment profile: another admin must do it."
-    return f"You are not allowed to {act} this payment profile."
+        return Refusal(
+            f"You cannot {act} your own payment profile: another admin must do it.", OWN_PROFILE
+        )
+    return Refusal(f"You are not allowed to {act} this payment profile.", NOT_ALLOWED)
 
 
-def activate_refusal(*, profile: PaymentProfile, actor: User) -> str:
-    """Why `actor` may not activate `profile` now, or "" if they may. The service
-    raises it; the confirmation page shows it up front."""
+def activate_refusal(*, profile: PaymentProfile, actor: User) -> Refusal | str:
+    """Why `actor` may not activate `profile` now (a ``Refusal``: sentence and code),
+    or "" if they may. The service raises it; the confirmation page shows it up
+    front; a bulk act groups by its code. Reads only the profile's state, whether it
+    was declined, and whose it is (billing/bulk.py's preview relies on that)."""
     user = profile.user
     if not can_proceed(profile.activate):
         if profile.state == State.NONE:
-            return f"{user} has not set up a payment profile yet, so there is nothing to activate."
-        return f"The payment profile of {user} is already active."
+            return Refusal(
+                f"{user} has not set up a payment profile yet, so there is nothing to activate.",
+                NOT_SET_UP,
+            )
+        return Refusal(f"The payment profile of {user} is already active.", ALREADY_ACTIVE)
     if not has_transition_perm(profile.activate, actor):
         return _not_allowed(profile, actor, "activate")
     return ""
 
 
-def deactivate_refusal(*, profile: PaymentProfile, actor: User) -> str:
+def deactivate_refusal(*, profile: PaymentProfile, actor: User) -> Refusal | str:
     """Why `actor` may not deactivate `profile` now, or "" if they may."""
     user = profile.user
     if not can_proceed(profile.deactivate):
         if profile.state == State.NONE:
-            return (
-                f"{user} has not set up a payment profile yet, so there is nothing to deactivate."
+            return Refusal(
+                f"{user} has not set up a payment profile yet, so there is nothing to deactivate.",
+                NOT_SET_UP,
             )
         if profile.state == State.PENDING:
-            return f"The payment profile of {user} is pending activation and cannot be deactivated."
-        return f"The payment profile of {user} is already inactive."
+            return Refusal(
+                f"The payment profile of {user} is pending activation and cannot be deactivated.",
+                PENDING,
+            )
+        return Refusal(f"The payment profile of {user} is already inactive.", ALREADY_INACTIVE)
     if not has_transition_perm(profile.deactivate, actor):
         return _not_allowed(profile, actor, "deactivate")
     return ""
 
 
-def decline_refusal(*, profile: PaymentProfile, actor: User) -> str:
+def decline_refusal(*, profile: PaymentProfile, actor: User) -> Refusal | str:
     """Why `actor` may not decline `profile` now, or "" if they may."""
     user = profile.user
     if not can_proceed(profile.decline):
         if profile.state == State.NONE:
-            return f"{user} has not set up a payment profile yet, so there is nothing to decline."
+            return Refusal(
+                f"{user} has not set up a payment profile yet, so there is nothing to decline.",
+                NOT_SET_UP,
+            )
         if profile.state == State.ACTIVE:
-            return (
+            return Refusal(
                 f"The payment profile of {user} is already active: deactivate it instead "
-                "if it must stop."
+                "if it must stop.",
+                ALREADY_ACTIVE,
             )
         if profile.is_declined:
-            return f"The payment profile of {user} has already been declined."
-        return f"The payment profile of {user} is inactive: there is nothing to decline."
+            return Refusal(
+                f"The payment profile of {user} has already been declined.", ALREADY_DECLINED
+            )
+        return Refusal(
+            f"The payment profile of {user} is inactive: there is nothing to decline.",
+            NOT_PENDING,
+        )
     if not has_transition_perm(profile.decline, actor):
         return _not_allowed(profile, actor, "decline")
     return ""
@@ -424,7 +476,7 @@ def change_review_refusal(
 
 def _refuse_if(refusal: str) -> None:
     if refusal:
-        raise PaymentProfileError(refusal)
+        raise PaymentProfileError(str(refusal), code=getattr(refusal, "code", ""))
 
 
 def _logged(text: str | None, via: str) -> str | None:

@@ -21,4 +21,8 @@ urlpatterns += [
     path("admin/users/<int:pk>/change/", views.profile_change_review, name="profile_change_review"),
     path("admin/users/<int:pk>/billing/", views.profile_detail, name="profile_detail"),
     path("admin/users/<int:pk>/history/", views.profile_history, name="profile_history"),
+    # Bulk actions: many users' profiles at once.
+    path("admin/users/bulk/", views.bulk_confirm, name="bulk_confirm"),
+    path("admin/users/bulk/<int:pk>/", views.bulk_detail, name="bulk_detail"),
+    path("admin/users/bulk/<int:pk>/progress/", views.bulk_progress, name="bulk_progress"),
 ]

@@ -1,22 +1,29 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import redirect, render
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.admin_area import admin_next_url, is_popup_request, tenant_admin_required
+from accounts.forms import UserFilterForm
 from accounts.holds import PAYMENT_PROFILE, open_while
 from accounts.models import User
-from accounts.selectors import user_for_admin
+from accounts.selectors import user_for_admin, user_list_for_admin
+from billing.bulk import ACTS, bulk_preview, bulk_process, bulk_result, bulk_start
 from billing.forms import (
+    BulkConfirmForm,
+    BulkSelectionForm,
     ChangeReviewForm,
     PaymentProfileForm,
     ProfileActivateForm,
@@ -24,7 +31,7 @@ from billing.forms import (
     ProfileDeclineForm,
 )
 from billing.gateway import CardError
-from billing.models import PaymentProfile, State
+from billing.models import BulkAction, PaymentProfile, State
 from billing.selectors import profile_activators, profile_history_entries, user_is_gated
 from billing.services import (
     PaymentProfileError,
@@ -386,4 +393,147 @@ def profile_history(request: HttpRequest, pk: int) -> HttpResponse:
             "nav": "admin",
             "admin_nav": "users",
         },
+    )
+
+
+# --- Bulk actions: many users' profiles at once (billing/bulk.py) -------------------
+
+# The Users page's filter parameters that "Select all matching" carries (the sort
+# and page do not change who matches).
+BULK_FILTER_KEYS = ("q", "status", "plan")
+# How many users of each skipped group the result page names.
+BULK_LISTED = 100
+
+
+def _bulk_filter(data) -> dict[str, str]:
+    """The Users page's filter, cleaned by its own form (accounts.forms.UserFilterForm):
+    the keys user_list_for_admin takes, those that are set."""
+    filters = UserFilterForm(data)
+    filters.is_valid()  # always valid: bad values fall back to their defaults
+    return {
+        key: filters.cleaned_data[key]
+        for key in BULK_FILTER_KEYS
+        if filters.cleaned_data.get(key) not in (None, "")
+    }
+
+
+def _bulk_users(request: HttpRequest, selection: BulkSelectionForm, data) -> QuerySet[User]:
+    """The users a bulk act is asked for, evaluated again here on the server: every
+    user matching the filter, or the rows ticked, of the admin's own tenant only."""
+    tenant = request.user.tenant
+    if selection.cleaned_data["all"]:
+        return user_list_for_admin(tenant=tenant, **_bulk_filter(data))
+    return User.objects.filter(tenant=tenant, pk__in=selection.cleaned_data["ids"])
+
+
+def _bulk_page(request: HttpRequest, template: str, context: dict, status: int = 200):
+    context = {"nav": "admin", "admin_nav": "users", **context}
+    if is_popup_request(request) and template == "billing/bulk_confirm.html":
+        return render(request, "billing/_bulk_confirm_modal.html", context, status=status)
+    return render(request, template, context, status=status)
+
+
+@tenant_admin_required
+@require_http_methods(["GET", "POST"])
+def bulk_confirm(request: HttpRequest) -> HttpResponse:
+    """Activate, Deactivate or Decline the selected users' profiles: GET shows how
+    many will change and how many will be skipped and why (in the popup, or as a
+    page without JavaScript), asking Decline's and Deactivate's one reason; POST
+    runs it (here, or by the worker when large) and shows its page."""
+    data = request.POST if request.method == "POST" else request.GET
+    next_url = admin_next_url(request)
+    selection = BulkSelectionForm(data)
+    context = {"next": next_url, "action_url": request.path, "title": "Bulk action"}
+    if not selection.is_valid():
+        errors = [error for errors in selection.errors.values() for error in errors]
+        return _bulk_page(
+            request, "billing/bulk_confirm.html", {**context, "errors": errors}, status=400
+        )
+    act = selection.cleaned_data["act"]
+    spec = ACTS[act]
+    users = _bulk_users(request, selection, data)
+    form = BulkConfirmForm(
+        request.POST if request.method == "POST" else None,
+        act=act,
+        initial={"token": uuid.uuid4().hex},
+    )
+    if request.method == "POST" and form.is_valid():
+        ids = list(users.values_list("pk", flat=True)[: settings.BULK_MAX_USERS + 1])
+        worker = uuid.uuid4().hex if len(ids) <= settings.BULK_INLINE_MAX else ""
+        try:
+            bulk, created = bulk_start(
+                actor=request.user,
+                act=act,
+                user_ids=ids,
+                reason=form.cleaned_data.get("reason", ""),
+                token=form.cleaned_data["token"],
+                back_url=next_url,
+                worker=worker,
+            )
+        except PaymentProfileError as error:
+            messages.error(request, str(error))
+            return redirect(next_url)
+        if created and worker:
+            bulk_process(bulk, worker=worker)
+        return redirect("billing:bulk_detail", pk=bulk.pk)
+    preview = bulk_preview(actor=request.user, act=act, users=users)
+    too_many = preview.total > settings.BULK_MAX_USERS
+    return _bulk_page(
+        request,
+        "billing/bulk_confirm.html",
+        {
+            **context,
+            "title": f"{BulkAction.Act(act).label} payment profiles",
+            "act": act,
+            "spec": spec,
+            "preview": preview,
+            "form": form,
+            "too_many": too_many,
+            "max_users": settings.BULK_MAX_USERS,
+            "background": preview.total > settings.BULK_INLINE_MAX,
+            "selection_all": selection.cleaned_data["all"],
+            "ids": selection.cleaned_data["ids"],
+            "filter_items": _bulk_filter(data).items(),
+        },
+    )
+
+
+def _bulk_for_admin(request: HttpRequest, pk: int) -> BulkAction:
+    """A bulk action of the admin's own tenant, or 404."""
+    return get_object_or_404(
+        BulkAction.objects.select_related("actor"), pk=pk, tenant_id=request.user.tenant_id
+    )
+
+
+@tenant_admin_required
+def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A bulk action's page: its progress while it runs (refreshing itself), then what
+    it did per group, with the skipped users named."""
+    bulk = _bulk_for_admin(request, pk)
+    if request.method not in ("GET", "HEAD"):
+        return _read_only()
+    result = bulk_result(bulk, listed=BULK_LISTED if bulk.finished_at else 0)
+    return _bulk_page(
+        request,
+        "billing/bulk_detail.html",
+        {
+            "bulk": bulk,
+            "result": result,
+            "spec": ACTS[bulk.act],
+            "listed": BULK_LISTED,
+            "back_url": bulk.back_url or reverse("accounts:user_list"),
+        },
+    )
+
+
+@tenant_admin_required
+def bulk_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """How far a bulk action is, for its page's progress bar (JSON)."""
+    bulk = _bulk_for_admin(request, pk)
+    if request.method not in ("GET", "HEAD"):
+        return _read_only()
+    result = bulk_result(bulk)
+    return JsonResponse(
+        {"done": result.done, "total": result.total, "finished": result.finished},
+        headers={"Cache-Control": "no-store"},
     )

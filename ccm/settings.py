@@ -244,6 +244,13 @@ MAILER_STUCK_AFTER = env_int("MAILER_STUCK_AFTER", 3600)
 JOBS_INTERVAL = env_int("JOBS_INTERVAL", 300)
 if JOBS_INTERVAL < 0:
     raise ImproperlyConfigured(f"JOBS_INTERVAL must be 0 or more, not {JOBS_INTERVAL}")
+
+# Bulk actions on the Users page (billing/bulk.py): a selection of up to
+# BULK_INLINE_MAX users runs in the request; a larger one is run by the mail worker
+# (or `manage.py run_jobs bulk_actions`) while its page shows the progress. At most
+# BULK_MAX_USERS users in one bulk action.
+BULK_INLINE_MAX = env_int("BULK_INLINE_MAX", 200)
+BULK_MAX_USERS = env_int("BULK_MAX_USERS", 10_000)
 # A message that cannot be sent is deferred, not allowed to stop the queue behind it.
 MAILER_ERROR_HANDLER = "accounts.mail.defer_on_error"
 

@@ -28,8 +28,16 @@ from django_fsm_log.models import StateLog
 from mailer.models import Message
 
 from accounts.models import User
+from billing.bulk import bulk_claim, bulk_process, bulk_run, bulk_start
 from billing.jobs import run_jobs
-from billing.models import Method, PaymentProfile, Reminder, State, card_expires_at
+from billing.models import (
+    BulkAction,
+    Method,
+    PaymentProfile,
+    Reminder,
+    State,
+    card_expires_at,
+)
 from billing.services import (
     PaymentProfileError,
     payment_profile_activate,
@@ -556,3 +564,73 @@ def test_repeats_of_one_idempotency_key_at_once_act_once(acme, paid_plan, alice)
     profile = PaymentProfile.objects.get(user=user)
     assert [e.transition for e in log_of(profile)] == ["submit", "decline"]
     assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_bulk_activating_overlapping_selections_transition_each_profile_once(
+    acme, paid_plan, alice, dora
+):
+    """alice selects users 0-59, dora 30-89, both at once (and in opposite orders, so
+    their rows cross): every profile is activated exactly once, with one log entry
+    and one e-mail; each admin's result counts what they did, and the other's rows
+    as "already active"."""
+    users = User.objects.bulk_create(
+        User(email=f"bulk{n}@acme.example", name=f"Bulk {n}", tenant=acme, plan=paid_plan)
+        for n in range(90)
+    )
+    PaymentProfile.objects.bulk_create(PaymentProfile(user=user) for user in users)
+    PaymentProfile.objects.filter(user__in=users).update(state=State.PENDING)
+    ids = [user.pk for user in User.objects.filter(email__startswith="bulk").order_by("pk")]
+    selections = {alice.pk: ids[:60], dora.pk: list(reversed(ids[30:]))}
+    results = {}
+    barrier = threading.Barrier(2)
+
+    def admin(actor: User) -> Callable[[], None]:
+        def work():
+            barrier.wait(timeout=30)
+            results[actor.pk] = bulk_run(actor=actor, act="activate", user_ids=selections[actor.pk])
+
+        return work
+
+    assert run_in_threads([admin(alice), admin(dora)], timeout=120) == []
+    assert PaymentProfile.objects.filter(user__in=users, state=State.ACTIVE).count() == 90
+    log = Counter(
+        StateLog.objects.filter(transition="activate").values_list("object_id", flat=True)
+    )
+    assert len(log) == 90 and set(log.values()) == {1}
+    assert Message.objects.count() == 90
+    mails = Counter(tuple(m.to_addresses) for m in Message.objects.all())
+    assert set(mails.values()) == {1}
+    a, d = results[alice.pk], results[dora.pk]
+    assert a.changed + d.changed == 90
+    # The 30 both chose: each went to one of them; the other skipped it as active.
+    assert a.skipped_total + d.skipped_total == 30
+    assert {g.label for g in a.skipped + d.skipped} <= {"already active"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_claim_a_bulk_action_once_and_share_nothing(acme, paid_plan, alice):
+    users = User.objects.bulk_create(
+        User(email=f"job{n}@acme.example", name=f"Job {n}", tenant=acme, plan=paid_plan)
+        for n in range(60)
+    )
+    PaymentProfile.objects.bulk_create(PaymentProfile(user=user) for user in users)
+    PaymentProfile.objects.filter(user__in=users).update(state=State.PENDING)
+    bulk, _ = bulk_start(actor=alice, act="activate", user_ids=[u.pk for u in users])
+    claims = []
+    barrier = threading.Barrier(4)
+
+    def worker(name: str) -> Callable[[], None]:
+        def work():
+            barrier.wait(timeout=30)
+            if bulk_claim(bulk, worker=name):
+                claims.append(name)
+                bulk_process(BulkAction.objects.get(pk=bulk.pk), worker=name)
+
+        return work
+
+    assert run_in_threads([worker(f"w{n}") for n in range(4)], timeout=120) == []
+    assert len(claims) == 1
+    bulk.refresh_from_db()
+    assert bulk.finished_at is not None and bulk.changed == 60
+    assert StateLog.objects.filter(transition="activate").count() == 60

@@ -470,6 +470,49 @@ def test_the_users_page_search_filter_sort_and_page(alice_client, bob, make_prof
             assert q in row.user.name.casefold() or q in row.user.email.casefold()
 
 
+BULK = reverse("billing:bulk_confirm")
+BULK_KEY = "0123456789abcdef0123456789abcdef"
+BULK_PARAMS = ["act", "ids", "all", "q", "status", "plan", "sort", "token", "reason", "next"]
+
+
+@HOSTILE_SETTINGS
+@given(data=st.dictionaries(st.sampled_from(BULK_PARAMS), hostile_text))
+@example(data={"act": "decline", "ids": "BOB", "token": BULK_KEY, "reason": "<script>x</script>"})
+@example(data={"act": "deactivate", "all": "1", "token": BULK_KEY, "reason": "Wrong\x00name"})
+@example(data={"act": "activate", "ids": "BOB", "token": BULK_KEY, "next": "//evil.example"})
+@example(data={"act": "activate", "all": "1", "q": "\x00", "status": "\x00", "token": BULK_KEY})
+@example(data={"act": "activate", "ids": "9" * HUGE, "token": BULK_KEY})
+@example(data={"act": "activate", "ids": "١٢", "token": BULK_KEY})
+@example(data={"act": "decline\x00", "ids": "BOB", "token": "\x00"})
+@example(data={"act": "decline", "ids": "BOB", "token": BULK_KEY, "reason": "x" * HUGE})
+def test_bulk_actions(alice_client, bob, make_profile, data):
+    """The bulk confirmation (GET) and its run (POST): a 200 or a 400 that says what
+    is wrong and changes nothing, or a run that goes to its own page."""
+    make_profile(bob, State.PENDING)
+    data = {key: str(bob.pk) if value == "BOB" else value for key, value in data.items()}
+    with rolled_back():
+        before = db_snapshot()
+        shown = alice_client.get(BULK, data)
+        assert shown.status_code in (200, 400)
+        assert_no_raw_html(shown.content.decode())
+        assert db_snapshot() == before
+        response = alice_client.post(BULK, data)
+        assert response.status_code in (200, 302, 400), response.status_code
+        if response.status_code in (200, 400):  # refused: the form again, or bad input
+            html = response.content.decode()
+            assert 'role="alert"' in html or "invalid-feedback" in html  # says what is wrong
+            assert_no_raw_html(html)
+            assert db_snapshot() == before
+            return
+        assert_local_redirect(response)
+        assert changed_tables(before, db_snapshot()) <= {"PaymentProfile", "StateLog", "Message"}
+        followed = alice_client.get(response["Location"])
+        assert followed.status_code == 200
+        assert_no_raw_html(followed.content.decode())
+        if data.get("reason", "").strip() and "bulk" in response["Location"]:
+            assert escape(data["reason"].strip()) in followed.content.decode()
+
+
 # --- Login and terms (anonymous, and a user who has not accepted yet) ----------
 
 

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from billing.bulk import bulk_start
 from billing.models import Method
 from billing.services import (
     CardInput,
@@ -113,6 +114,7 @@ def collect(cast: dict, folder: Path) -> list[Path]:
         )
         assert response.status_code == 200, name
         save(f"{name}-popup", FRAGMENT_PAGE.format(response.content.decode()))
+    save_bulk_pages(cast, save)
     response = client_as(cast["alice"]).get("/no-such-page/")
     save("not-found-404", response.content.decode())
     response = client_as(cast["alice"]).get(reverse("accounts:user_list"), {"q": "nobody"})
@@ -123,6 +125,26 @@ def collect(cast: dict, folder: Path) -> list[Path]:
         assert response.status_code == 200, f"{name} as {who}: expected the form again"
         save(f"{name}-{who}-errors", response.content.decode())
     return written
+
+
+def save_bulk_pages(cast: dict, save) -> None:
+    """The bulk actions' confirmation (popup and page, with its reason), a running
+    one's progress page and a finished one's result."""
+    alice, bob = client_as(cast["alice"]), cast["bob"]
+    ids = [bob.pk, cast["alice"].pk, cast["terry"].pk]
+    confirm = reverse("billing:bulk_confirm")
+    for act in ("activate", "decline"):
+        params = {"act": act, "ids": ids}
+        response = alice.get(confirm, params, headers={"X-Requested-With": "fetch"})
+        save(f"bulk-{act}-popup", FRAGMENT_PAGE.format(response.content.decode()))
+        save(f"bulk-{act}-page", alice.get(confirm, params).content.decode())
+    running, _ = bulk_start(actor=cast["alice"], act="activate", user_ids=ids)
+    save(
+        "bulk-running",
+        alice.get(reverse("billing:bulk_detail", args=[running.pk])).content.decode(),
+    )
+    result = alice.post(confirm, {"act": "activate", "ids": ids, "token": "f" * 32}, follow=True)
+    save("bulk-result", result.content.decode())
 
 
 def validate(folder: Path) -> tuple[int, list[str]]:

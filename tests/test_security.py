@@ -23,6 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import User
 from accounts.tokens import api_token_create
+from billing.bulk import bulk_start
 from billing.models import PaymentProfile, State
 from tests.helpers import INVOICE_POST, PASSWORD, client_for, db_snapshot, operator_env
 
@@ -622,6 +623,7 @@ ROLES = ("anonymous", "bob", "alice", "charlie", "root")
 L = "→ login"  # 302 to the login page, coming back here afterwards
 G = "→ gate"  # 302 to the payment-profile gate (bob's profile is pending)
 H = "→ home"  # 302 to the dashboard
+B = "→ bulk"  # 302 to a bulk action's page
 USERS = "/admin/users/"
 T = "/admin/api-tokens/"
 
@@ -699,9 +701,16 @@ EXPECTED: dict[str, dict[str, tuple]] = {
         "GET": (L, 403, 200, 404, 403),
         "POST": (L, 403, 405, 404, 403),
     },
+    # No selection on GET: the page says what to select (400). alice's POST sends the
+    # form of the bulk action she already started (cast["bulk"]): its page, nothing
+    # run twice; charlie's selects nobody of his tenant: back to the Users page.
+    "billing:bulk_confirm": {"GET": (L, 403, 400, 400, 403), "POST": (L, 403, B, USERS, 403)},
+    "billing:bulk_detail": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, 405, 404, 403)},
+    "billing:bulk_progress": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, 405, 404, 403)},
 }
 
 NEW_PASSWORD = "a much longer pass phrase 42"
+BULK_TOKEN = "0123456789abcdef0123456789abcdef"
 
 
 def post_data(name: str, cast: dict) -> dict:
@@ -728,6 +737,7 @@ def post_data(name: str, cast: dict) -> dict:
         "billing:profile_deactivate": {"reason": "Checking"},
         "billing:profile_decline": {"reason": "Wrong company name"},
         "billing:profile_change_review": {"decision": "approve"},
+        "billing:bulk_confirm": {"act": "activate", "ids": cast["bob"].pk, "token": BULK_TOKEN},
     }
     return data.get(name, {})
 
@@ -744,6 +754,7 @@ def cast(alice, bob, dora, charlie, bundle, make_profile):
         "root": root,
         "bundle": bundle,
         "token": api_token_create(admin=alice, name="ERP", expires_at=None).token,
+        "bulk": bulk_start(actor=alice, act="activate", user_ids=[bob.pk], token=BULK_TOKEN)[0],
     }
 
 
@@ -769,8 +780,13 @@ def test_every_url_answers_every_role_as_expected(cast, name, who, method):
     if name not in EXPECTED:
         pytest.fail(f"unknown URL name {name!r}: add its expected statuses to EXPECTED")
     route, pattern = APP_URLS[name]
-    # The URLs with an id name bob, except the token one: alice's token.
-    pk = cast["token"].pk if name == "accounts:api_token_revoke" else cast["bob"].pk
+    # The URLs with an id name bob, except the token one (alice's token) and a bulk
+    # action's (alice's).
+    pk = {
+        "accounts:api_token_revoke": cast["token"].pk,
+        "billing:bulk_detail": cast["bulk"].pk,
+        "billing:bulk_progress": cast["bulk"].pk,
+    }.get(name, cast["bob"].pk)
     path = path_of(route, pattern, pk)
     expected = EXPECTED[name][method][ROLES.index(who)]
     client = Client()
@@ -787,6 +803,11 @@ def test_every_url_answers_every_role_as_expected(cast, name, who, method):
         assert (response.status_code, location) == (302, reverse("billing:gate"))
     elif expected == H:
         assert (response.status_code, location) == (302, reverse("accounts:home"))
+    elif expected == B:
+        assert (response.status_code, location) == (
+            302,
+            reverse("billing:bulk_detail", args=[cast["bulk"].pk]),
+        )
     elif isinstance(expected, str):
         assert (response.status_code, location) == (302, expected)
     else:

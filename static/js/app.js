@@ -33,6 +33,7 @@
   function guardDoubleSubmit() {
     document.addEventListener("submit", function (event) {
       var form = event.target;
+      if (form.hasAttribute("data-modal")) return; // opens a popup: nothing is sent
       if (form.dataset.submitted === "1") {
         event.preventDefault();
         return;
@@ -64,10 +65,24 @@
       if (!link) return;
       event.preventDefault();
       var dropdown = link.closest(".dropdown");
-      opener = (dropdown && dropdown.querySelector("[data-bs-toggle=dropdown]")) || link;
-      fetch(link.href, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+      show(link.href, (dropdown && dropdown.querySelector("[data-bs-toggle=dropdown]")) || link);
+    });
+    // A GET form with data-modal (the Users page's bulk bar) opens its answer the
+    // same way: the button pressed is the opener.
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!form.hasAttribute("data-modal")) return;
+      event.preventDefault();
+      var params = new URLSearchParams(new FormData(form, event.submitter));
+      var url = form.action + (form.action.indexOf("?") < 0 ? "?" : "&") + params.toString();
+      show(url, event.submitter || form);
+    });
+    function show(href, from) {
+      opener = from;
+      fetch(href, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
         .then(function (response) {
-          if (!response.ok) throw new Error(response.status);
+          // 400: a selection the server refused, said in the popup itself.
+          if (!response.ok && response.status !== 400) throw new Error(response.status);
           return response.text();
         })
         .then(function (html) {
@@ -84,9 +99,82 @@
           });
         })
         .catch(function () {
-          window.location.href = link.href;
+          window.location.href = href;
         });
-    });
+    }
+  }
+
+  // The Users page's checkboxes: "select all on this page" (the header's), the
+  // count of what is selected, and "Select all N matching", offered once every row
+  // of the page is ticked. Without JavaScript the header box stays hidden and
+  // "Select all N matching" is a plain checkbox of the bulk form.
+  function setupBulkSelection() {
+    var form = document.getElementById("bulk-form");
+    if (!form) return;
+    var pageBox = document.getElementById("bulk-page");
+    var boxes = Array.prototype.slice.call(
+      document.querySelectorAll("input[type=checkbox][name=ids][form=bulk-form]")
+    );
+    var allWrap = document.getElementById("bulk-all-matching-wrap");
+    var allBox = document.getElementById("bulk-all-matching");
+    var count = document.getElementById("bulk-count");
+    function sync() {
+      var ticked = boxes.filter(function (box) { return box.checked; }).length;
+      var every = boxes.length > 0 && ticked === boxes.length;
+      if (pageBox) {
+        pageBox.checked = every;
+        pageBox.indeterminate = ticked > 0 && !every;
+      }
+      if (allWrap) {
+        if (!every) allBox.checked = false;
+        allWrap.hidden = !every;
+      }
+      if (allBox && allBox.checked) {
+        count.textContent = "All " + allBox.dataset.count + " matching users selected.";
+      } else if (ticked) {
+        count.textContent = ticked + " selected.";
+      } else {
+        count.textContent = "Tick users to act on several at once.";
+      }
+    }
+    if (pageBox) {
+      pageBox.hidden = false;
+      pageBox.addEventListener("change", function () {
+        boxes.forEach(function (box) { box.checked = pageBox.checked; });
+        sync();
+      });
+    }
+    boxes.forEach(function (box) { box.addEventListener("change", sync); });
+    if (allBox) allBox.addEventListener("change", sync);
+    sync();
+  }
+
+  // A bulk action's page while it runs: the bar follows its progress, and the page
+  // reloads to show the result when it is done. (Without JavaScript the page
+  // refreshes itself: a <noscript> meta refresh.)
+  function setupBulkProgress() {
+    var running = document.getElementById("bulk-running");
+    if (!running) return;
+    var bar = document.getElementById("bulk-progress");
+    var text = document.getElementById("bulk-progress-text");
+    function poll() {
+      fetch(running.dataset.progressUrl, { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(response.status);
+          return response.json();
+        })
+        .then(function (state) {
+          bar.max = state.total;
+          bar.value = state.done;
+          text.textContent = state.done + " of " + state.total + " done.";
+          if (state.finished) window.location.reload();
+          else window.setTimeout(poll, 1000);
+        })
+        .catch(function () {
+          window.setTimeout(poll, 5000);
+        });
+    }
+    window.setTimeout(poll, 1000);
   }
 
   // A form sent back with errors starts with their summary (templates/bootstrap5/
@@ -112,5 +200,7 @@
     guardDoubleSubmit();
     setupModals();
     setupErrorSummary();
+    setupBulkSelection();
+    setupBulkProgress();
   });
 })();

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from accounts.models import User
+from billing.bulk import bulk_start
 from billing.models import Method
 from billing.services import (
     payment_profile_activate,
@@ -255,6 +256,29 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
         check(admin, state)
         admin.get_by_role("button", name=button).click()
         check(admin, f"{state}, errors")
+
+    # Bulk actions: rows ticked, the popup, the page without it, a result, a progress page.
+    admin.goto("/admin/users/")
+    admin.get_by_role("checkbox", name="Select all on this page").check()
+    check(admin, "users, every row ticked")
+    bar = admin.get_by_role("form", name="Act on several users")
+    bar.get_by_role("button", name="Decline", exact=True).click()
+    expect(admin.get_by_role("dialog", name="Decline payment profiles")).to_be_visible()
+    admin.wait_for_function(
+        "getComputedStyle(document.querySelector('#action-modal .modal-dialog')).transform"
+        " === 'none'"
+    )
+    check(admin, "bulk Decline popup")
+    check_box(admin, "bulk Decline popup", admin.locator("#action-modal .modal-dialog"))
+    close_popup(admin)
+    admin.goto(f"/admin/users/bulk/?act=activate&ids={bob_pk}&ids={people['alice'].pk}")
+    check(admin, "bulk Activate page")
+    admin.get_by_role("button", name="Activate 1 profile").click()
+    expect(admin.get_by_text("1 activated; 1 skipped: not set up.")).to_be_visible()
+    check(admin, "bulk result")
+    running, _ = bulk_start(actor=people["alice"], act="deactivate", user_ids=[bob_pk])
+    admin.goto(f"/admin/users/bulk/{running.pk}/")
+    check(admin, "bulk progress")
 
     REPORT.mkdir(parents=True, exist_ok=True)
     report = {"problems": findings.problems, "widths": findings.widths, "boxes": boxes}

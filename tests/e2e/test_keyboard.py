@@ -80,3 +80,38 @@ def test_it_shows_the_error_summary_without_javascript_too(no_js_context, bob: U
     )
     link.click()
     expect(page).to_have_url(re.compile("#id_billing_contact$"))
+
+
+def test_a_bulk_action_with_the_keyboard_only(page: Page, alice: User, bob: User) -> None:
+    """Tick a row with Space, open the bulk popup with Enter: the focus goes to its
+    first field (Decline's reason) or button, back to the bar's button on Escape,
+    and Tab reaches the confirming button."""
+    bob_saves(bob)
+    log_in(page, "alice@acme.example")
+    open_users(page)
+    box = page.get_by_role("checkbox", name="Select Bob User")
+    box.focus()
+    page.keyboard.press("Space")
+    expect(box).to_be_checked()
+    bar = page.get_by_role("form", name="Act on several users")
+    activate = bar.get_by_role("button", name="Activate", exact=True)
+    activate.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Activate payment profiles")
+    expect(dialog.get_by_role("button", name="Activate 1 profile")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(activate).to_be_focused()
+
+    decline = bar.get_by_role("button", name="Decline", exact=True)
+    decline.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Decline payment profiles")
+    reason = dialog.get_by_label("Reason (the same for every user)")
+    expect(reason).to_be_focused()
+    page.keyboard.type("The PO number is missing.")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Decline 1 profile")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("1 declined.")).to_be_visible()

@@ -1,7 +1,8 @@
 """`manage.py mail_worker`: delivers every e-mail the app queues (see accounts/mail.py,
 where a failed message is handled: settings.MAILER_ERROR_HANDLER), and runs the
-app's scheduled jobs (billing/jobs.py) every JOBS_INTERVAL seconds, so an operator
-runs one process for both."""
+app's scheduled jobs (billing/jobs.py) every JOBS_INTERVAL seconds, and every round
+the bulk actions too large to run in a request (billing/bulk.py), so an operator runs
+one process for all."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mailer import engine
 from mailer.models import Message
 
 from accounts.mail import retry_due_messages
+from billing.bulk import run_bulk_actions
 from billing.jobs import run_jobs
 
 logger = logging.getLogger(__name__)
@@ -26,8 +28,8 @@ class Command(BaseCommand):
         "MAILER_RETRY_INTERVAL seconds puts back in the queue the failed messages whose next "
         "try has come (backoff: MAILER_RETRY_INTERVAL doubling up to MAILER_RETRY_MAX_INTERVAL, "
         "until delivered). Every JOBS_INTERVAL seconds (0: never) runs the scheduled jobs "
-        "(digests, reminders, expiring cards) first. Several workers may run against one "
-        "database."
+        "(digests, reminders, expiring cards) first; every round, runs the bulk actions too "
+        "large for a request. Several workers may run against one database."
     )
 
     def add_arguments(self, parser):
@@ -79,6 +81,11 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def run_once(self, *, retry: bool, jobs: bool = False) -> None:
+        # Bulk actions too large for a request (billing/bulk.py), every round: an
+        # admin watches their progress. A slice at a time, so their mail goes out.
+        rows = run_bulk_actions()
+        if rows:
+            logger.info("mail worker: bulk actions: %s rows done", rows)
         if jobs:
             # Before sending, so what a job queues goes out in the same round.
             done = run_jobs()
