@@ -560,6 +560,7 @@ def _run_lines(info: dict[str, str]) -> list[str]:
         f"- Machine: {info['machine']}",
         f"- Versions: {info['versions']}",
         f"- Command: `{info['command']}`",
+        *([f"- Sizes added from a second run: `{info['also']}`"] if info.get("also") else []),
     ]
 
 

@@ -187,9 +187,20 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: list[DatabaseRun] = []
     if args.report_from:
+        by_vendor: dict[str, DatabaseRun] = {}
         for name in args.report_from.split(","):
             with open(name.strip(), "rb") as f:
-                runs.append(pickle.load(f))
+                run = pickle.load(f)
+            if run.vendor not in by_vendor:
+                by_vendor[run.vendor] = run
+                runs.append(run)
+                continue
+            # A second run of the same database (e.g. a size measured after the main
+            # run): its sizes join the first's, each size from its own run.
+            first = by_vendor[run.vendor]
+            first.results = sorted([*first.results, *run.results], key=lambda r: r.n)
+            first.multi = first.multi or run.multi
+            first.info["also"] = f"{run.info.get('command', '?')} ({run.info.get('date', '?')})"
         walls = [float(r.info.get("wall", "0 s").split()[0]) for r in runs if r.info]
         started -= sum(walls)  # the wall time of the runs, not of this report
     else:
