@@ -85,7 +85,8 @@ def test_it_judges_every_view_against_the_floors():
     assert any(ok is False and "(a)/(d) = 6.00" in text for ok, text in met)
 
 
-def test_it_judges_the_history_page_and_the_bulk_act():
+def test_it_judges_the_history_page_and_the_bulk_act(settings):
+    settings.BULK_INLINE_MAX = 2000  # the request would run all 1,000
     r = _result(100_000, h_long=30, h_short=20, c_floor=20)
     r.bulk = BulkResult(profiles=1000, single_seconds=10, bulk_seconds=40)
 
@@ -94,6 +95,16 @@ def test_it_judges_the_history_page_and_the_bulk_act():
     assert met[" history page, 10,000 entries vs 10"] is True
     assert met[" bulk activation of 1,000 vs as many single calls"] is False
     assert met[" one bulk act of 1,000 profiles"] is False
+
+
+def test_it_counts_a_bulk_act_left_to_the_worker_as_no_timeout(settings):
+    settings.BULK_INLINE_MAX = 200
+    r = _result(100_000)
+    r.bulk = BulkResult(profiles=1000, single_seconds=40, bulk_seconds=45)
+
+    met = [(ok, text) for ok, text in report.targets([r]) if "one bulk act" in text]
+
+    assert met[0][0] is True and "hands larger selections to the worker" in met[0][1]
 
 
 def test_it_calls_export_memory_flat_only_when_it_is():
