@@ -10,9 +10,10 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from accounts.models import SETTING_RANGES, Plan, Tenant, User
-from accounts.selectors import DEFAULT_SORT, STATUS_FILTERS, USER_SORTS
+from accounts.selectors import DEFAULT_SORT, NO_PLAN, STATUS_FILTERS, USER_SORTS
 from accounts.services import (
     PASSWORD_LINKS_PER_HOUR,
     password_link_available_at,
@@ -146,24 +147,64 @@ class _QueryParameter(forms.CharField):
 SORT_VALUES = frozenset(USER_SORTS) | {f"-{key}" for key in USER_SORTS}
 
 
+# The Users page's page sizes; a stale or crafted `size` gets the default.
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 50
+
+
 class UserFilterForm(forms.Form):
-    """The Users page's parameters: search, status filter, sort, page. The one place
-    they are cleaned; the selector (accounts.selectors.user_list_for_admin) trusts
-    what comes out. A stale or crafted value falls back to its default rather than
-    failing the page, so this form is always valid."""
+    """The Users page's parameters (and its CSV export's): search, status filter,
+    plan, sort, page and page size. The one place they are cleaned; the selector
+    (accounts.selectors.user_list_for_admin) trusts what comes out. A stale or
+    crafted value falls back to its default rather than failing the page, so this
+    form is always valid.
+
+    `plan` comes out as "" (all), "none" (no plan) or the id, as text, of one of
+    `tenant`'s plans: another tenant's plan id is ignored like any unknown value.
+    The tenant's plans are read when first needed (one query), by the plan's
+    cleaning or the page's plan select, as ``self.plans``."""
 
     q = _QueryParameter(max_length=100)
     status = _QueryParameter(max_length=20)
+    plan = _QueryParameter(max_length=20)
     sort = _QueryParameter(max_length=20)
     page = _QueryParameter(max_length=20)  # Paginator.get_page copes with the rest
+    size = _QueryParameter(max_length=5)
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+
+    @cached_property
+    def plans(self) -> list[Plan]:
+        return list(Plan.objects.filter(tenant=self.tenant).order_by("name"))
 
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]
         return status if status in STATUS_FILTERS else ""
 
+    def clean_plan(self) -> str:
+        plan = self.cleaned_data["plan"]
+        if plan == NO_PLAN:
+            return plan
+        # Digits only before the query: junk never costs the plans' read.
+        if plan.isascii() and plan.isdigit() and plan in {str(p.pk) for p in self.plans}:
+            return plan
+        return ""
+
     def clean_sort(self) -> str:
         sort = self.cleaned_data["sort"]
         return sort if sort in SORT_VALUES else DEFAULT_SORT
+
+    def clean_size(self) -> int:
+        size = self.cleaned_data["size"]
+        return int(size) if size in {str(s) for s in PAGE_SIZES} else DEFAULT_PAGE_SIZE
+
+    @property
+    def is_filtered(self) -> bool:
+        """Whether the search, status or plan narrows the list (sort, page and size
+        do not)."""
+        return any(self.cleaned_data[key] for key in ("q", "status", "plan"))
 
 
 class UserCreateForm(forms.Form):

@@ -11,21 +11,31 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Plan, Tenant, User
-from billing.models import PaymentProfile, State, Status, can_administer
+from billing.models import STATUS_RANK, PaymentProfile, State, Status, can_administer
 from billing.selectors import card_expiring_filter
 
-# The sortable columns of the Users page and the order each one means. The sort
-# and status filter are cleaned by accounts.forms.UserFilterForm before they get
-# here: only these keys (optionally with a leading '-') and State values arrive.
+# The sortable columns of the Users page and the order each one means, as columns
+# of the user (a profile's through ``payment_profile__``); ties end in the user's
+# key. A descending sort reverses every column, so that each order is one index
+# read forwards or backwards. NULL sorts as the smallest value: first ascending,
+# last descending ("Last changed": never changed is the oldest). The sort and the
+# status filter are cleaned by accounts.forms.UserFilterForm before they get here:
+# only these keys (optionally with a leading '-') and STATUS_FILTERS keys arrive.
+#
+# The sorts on a profile column are read from the profile's own indexes, which
+# lead with its copy of the tenant (billing.0007): status in workflow order
+# (billing.models.STATUS_ORDER) with the longest unchanged first (the oldest
+# waiting profile first), and so the payment method.
 USER_SORTS: dict[str, tuple[F, ...]] = {
     "name": (F("name"), F("email")),
-    "email": (F("email"),),
-    "plan": (F("plan__name"), F("name")),
-    "method": (F("payment_profile__method"), F("name")),
-    "status": (F("payment_profile__state"), F("name")),
-    "changed": (F("payment_profile__state_changed_at"), F("name")),
+    "email": (F("email"), F("name")),  # as user_list_email_name_idx (e-mail is unique)
+    "plan": (F("plan__name"), F("name"), F("email")),
+    "method": (F("payment_profile__method"), F("payment_profile__state_changed_at")),
+    "status": (F("payment_profile__status_rank"), F("payment_profile__state_changed_at")),
+    "changed": (F("payment_profile__state_changed_at"),),
 }
 DEFAULT_SORT = "name"
+_PROFILE = "payment_profile__"
 
 # The transitions an admin drives from the Users page, in the order they are offered.
 ADMIN_TRANSITIONS = ("activate", "decline", "deactivate")
@@ -45,25 +55,33 @@ STATUS_FILTERS = {
 }
 
 
-def _status_filter(tenant: Tenant, status: str) -> Q:
-    """What `?status=` keeps, on the profile's own columns (and the plan's kind, for
-    whether a user needs a profile: in this tenant, exactly the paid plans' users,
-    if it requires profiles). "card_expiring": active or pending card profiles whose
-    card ends within 30 days or has ended (billing.selectors.card_expiring)."""
-    needed = Q(plan__kind=Plan.Kind.SUBSCRIPTION) if tenant.require_payment_profile else Q(pk=None)
-    state = "payment_profile__state"
-    return {
-        "awaiting": Q(**{state: State.PENDING}) | Q(payment_profile__pending_change__isnull=False),
-        "held": needed & ~Q(**{state: State.ACTIVE}),
-        Status.PENDING: Q(**{state: State.PENDING}),
-        Status.CHANGE_PENDING: Q(payment_profile__pending_change__isnull=False),
-        Status.DECLINED: Q(**{state: State.INACTIVE}, payment_profile__declined_at__isnull=False),
-        Status.ACTIVE: Q(**{state: State.ACTIVE}),
-        Status.INACTIVE: Q(**{state: State.INACTIVE}, payment_profile__declined_at=None),
-        Status.NONE: Q(**{state: State.NONE}) & needed,
-        Status.NOT_REQUIRED: Q(**{state: State.NONE}) & ~needed,
-        "card_expiring": card_expiring_filter(tenant, timezone.now()),
-    }[status]
+def _status_filter(tenant: Tenant, status: str, profile: str = _PROFILE) -> Q:
+    """What `?status=` keeps, as a filter on users (or, with ``profile=""``, on
+    their profiles). The statuses are the profile's ``status_rank`` (kept by
+    billing: the status each row shows, "not required" told from "not set up" by
+    the user's plan and tenant). "held": in this tenant, the paid plans' users, if
+    it requires profiles, whose profile is not active. "card_expiring": active or
+    pending card profiles whose card ends within 30 days or has ended
+    (billing.selectors.card_expiring)."""
+    user = "" if profile else "user__"
+    rank = f"{profile}status_rank"
+    if status == "held":
+        if not tenant.require_payment_profile:
+            return Q(pk__in=[])
+        return Q(**{f"{user}plan__kind": Plan.Kind.SUBSCRIPTION}) & ~Q(
+            **{f"{profile}state": State.ACTIVE}
+        )
+    if status == "awaiting":
+        return Q(
+            **{f"{rank}__in": (STATUS_RANK[Status.PENDING], STATUS_RANK[Status.CHANGE_PENDING])}
+        )
+    if status == "card_expiring":
+        return card_expiring_filter(tenant, timezone.now(), prefix=profile)
+    return Q(**{rank: STATUS_RANK[status]})
+
+
+# What waits for an admin: a profile to activate, a change to review.
+_WAITING = (STATUS_RANK[Status.PENDING], STATUS_RANK[Status.CHANGE_PENDING])
 
 
 @dataclass(frozen=True)
@@ -81,19 +99,13 @@ class Awaiting:
 def awaiting_admin(tenant: Tenant) -> Awaiting:
     """What of the tenant's waits for an admin to act (one query).
 
-    Runs on every admin page (the Admin menu's badge), so it reads only the rows
-    that wait (by the indexes on ``state`` and ``pending_change``), not every
-    profile of the tenant: without the first filter the count joined each of the
-    tenant's profiles to its user (100,000 users: 57-65 ms a page on SQLite; see
-    bench/results.md)."""
-    waiting = Q(state=State.PENDING) | Q(pending_change__isnull=False)
-    counts = (
-        PaymentProfile.objects.filter(user__tenant=tenant)
-        .filter(waiting)
-        .aggregate(
-            profiles=Count("pk", filter=Q(state=State.PENDING)),
-            changes=Count("pk", filter=Q(pending_change__isnull=False)),
-        )
+    Reads only the rows that wait, from the profile's status index, which leads
+    with the tenant (billing.0007): neither every profile of the tenant (joined to
+    its user, that cost 57-65 ms at 100,000 users on SQLite) nor every waiting
+    profile of every tenant."""
+    counts = PaymentProfile.objects.filter(tenant=tenant, status_rank__in=_WAITING).aggregate(
+        profiles=Count("pk", filter=Q(status_rank=STATUS_RANK[Status.PENDING])),
+        changes=Count("pk", filter=Q(status_rank=STATUS_RANK[Status.CHANGE_PENDING])),
     )
     return Awaiting(**counts)
 
@@ -107,48 +119,145 @@ MENU_COUNT_CAP = 100
 def awaiting_admin_badge(tenant: Tenant) -> str:
     """The Admin menu's count of what waits for an admin: "" (nothing), "1" … "99",
     or "99+". One query that reads at most MENU_COUNT_CAP rows."""
-    waiting = Q(state=State.PENDING) | Q(pending_change__isnull=False)
-    rows = PaymentProfile.objects.filter(user__tenant=tenant).filter(waiting)
-    # A profile waiting both ways counts twice on the dashboard, once here: close
-    # enough for a badge, and a profile with a pending change is active, not pending.
+    rows = PaymentProfile.objects.filter(tenant=tenant, status_rank__in=_WAITING)
     count = rows.values("pk")[:MENU_COUNT_CAP].count()
     if count >= MENU_COUNT_CAP:
         return f"{MENU_COUNT_CAP - 1}+"
     return str(count) if count else ""
 
 
+# `?plan=none`: the users on no plan, whom the Users page shows as "Bundles only".
+NO_PLAN = "none"
+
+
+def _plan_filter(plan: str, user: str = "") -> Q:
+    """What `?plan=` keeps: NO_PLAN or a plan id of the tenant's (accounts.forms.
+    UserFilterForm makes sure), on users (or, with ``user="user__"``, profiles)."""
+    if plan == NO_PLAN:
+        return Q(**{f"{user}plan": None})
+    return Q(**{f"{user}plan_id": int(plan)})
+
+
 def user_list_for_admin(
-    *, tenant: Tenant, q: str = "", status: str = "", sort: str = DEFAULT_SORT
+    *, tenant: Tenant, q: str = "", status: str = "", plan: str = "", sort: str = DEFAULT_SORT
 ) -> QuerySet[User]:
-    """The tenant's users for the Users page, in the page's order; `status` and `q`
-    filter (either may be empty). Read a page of it with ``user_list_page``."""
+    """The tenant's users for the Users page, in the page's order; `status`, `plan`
+    and `q` filter (each may be empty). The page reads its pages with
+    ``user_list_page`` (the same users and order, from whichever table's index
+    serves them)."""
     users = User.objects.filter(tenant=tenant)
     if q:
-        users = users.filter(Q(name__icontains=q) | Q(email__icontains=q))
+        users = users.filter(_search(q))
     if status:
         users = users.filter(_status_filter(tenant, status))
-    descending = sort.startswith("-")
-    first, *rest = USER_SORTS[sort.lstrip("-")]
-    ordering = [
-        first.desc(nulls_last=True) if descending else first.asc(nulls_last=True),
-        *rest,
-        F("pk"),
+    if plan:
+        users = users.filter(_plan_filter(plan))
+    return users.order_by(*_ordering(sort, [*USER_SORTS[sort.lstrip("-")], F("pk")]))
+
+
+def tenant_user_count(tenant: Tenant) -> int:
+    """How many users the tenant has: the "of 122" of a filtered Users page."""
+    return User.objects.filter(tenant=tenant).count()
+
+
+def _search(q: str, user: str = "") -> Q:
+    return Q(**{f"{user}name__icontains": q}) | Q(**{f"{user}email__icontains": q})
+
+
+# The columns that may be NULL: their NULLs are placed explicitly (first ascending,
+# last descending, on both databases). The others are not: on PostgreSQL an index
+# serves "ORDER BY x NULLS FIRST" only if it was built so, NOT NULL column or not.
+_NULLABLE = {"plan__name", "payment_profile__state_changed_at", "state_changed_at"}
+
+
+def _ordering(sort: str, columns: list[F]) -> list:
+    if sort.startswith("-"):
+        return [
+            column.desc(nulls_last=True) if column.name in _NULLABLE else column.desc()
+            for column in columns
+        ]
+    return [
+        column.asc(nulls_first=True) if column.name in _NULLABLE else column.asc()
+        for column in columns
     ]
-    return users.order_by(*ordering)
 
 
-def user_list_page(users: QuerySet[User], *, number: str | int, per_page: int) -> Page:
-    """Page `number` of `users`, read by key, with plan and payment profile joined in.
+def _on_profile(column: F) -> F:
+    """A column of USER_SORTS said from the profile's side."""
+    if column.name.startswith(_PROFILE):
+        return F(column.name.removeprefix(_PROFILE))
+    return F(f"user__{column.name}")
 
-    The count is one query (the profile is joined into it only when the status
-    filter needs it). The rows are one more: ``LIMIT 50 OFFSET n`` over the whole
-    join would read and join every row before the page only to throw it away (the
-    last page of 100,000 users joined 99,950 rows to show 50), so the page's 50
-    keys come from a subquery, ``id IN (SELECT id … LIMIT 50 OFFSET n)``, which
-    walks the user_list_*_idx index alone for the name and e-mail orders (and only
-    the columns it orders by for the others), and the rows are read by key.
+
+def _profile_keys(*, tenant: Tenant, status: str, plan: str, sort: str) -> QuerySet:
+    """The users' keys in the order of `sort`, from their profiles (and the indexes
+    billing.0007 made for the sorts on a profile column; a plan filter joins the
+    users)."""
+    profiles = PaymentProfile.objects.filter(tenant=tenant)
+    if status:
+        profiles = profiles.filter(_status_filter(tenant, status, profile=""))
+    if plan:
+        profiles = profiles.filter(_plan_filter(plan, user="user__"))
+    columns = [*map(_on_profile, USER_SORTS[sort.lstrip("-")]), F("user_id")]
+    return profiles.order_by(*_ordering(sort, columns)).values_list("user_id", flat=True)
+
+
+# A status filter matching at most this many users reads their keys from the
+# profile's status index and sorts them (user_list_page).
+FEW = 5000
+
+
+def user_list_page(
+    *,
+    tenant: Tenant,
+    q: str = "",
+    status: str = "",
+    plan: str = "",
+    sort: str = DEFAULT_SORT,
+    number: str | int,
+    per_page: int,
+) -> Page:
+    """Page `number` of ``user_list_for_admin(...)``, with plan and payment profile
+    joined in, in two queries whatever the page (the count, and the rows with
+    their keys from a subquery).
+
+    Each read from the table whose index serves it, every such index leading with
+    the tenant: the keys of a sort on a profile column from the profile's indexes
+    (copies of the tenant and the status on the profile: the join of every user to
+    their profile sorted 100,000 rows for a page of 50); the count of a status from
+    the profile's status index. A search is read from the users (on PostgreSQL a
+    trigram index: accounts.0008). The rows are read by key, their keys from a
+    subquery, ``id IN (SELECT … LIMIT 50 OFFSET n)`` of the keys alone, from an
+    index (read backwards for the pages past the middle): an OFFSET over the whole
+    join would join every row before the page only to throw it away.
     """
-    page = Paginator(users.values_list("pk", flat=True), per_page).get_page(number)
+    users = user_list_for_admin(tenant=tenant, q=q, status=status, plan=plan, sort=sort)
+    keys = users.values_list("pk", flat=True)
+    counted = keys
+    on_profile = USER_SORTS[sort.lstrip("-")][0].name.startswith(_PROFILE)
+    if not q:
+        profiles = _profile_keys(tenant=tenant, status=status, plan=plan, sort=sort)
+        keys = profiles if on_profile else keys
+        counted = profiles if status else counted
+    total = counted.count()
+    if status and not q and not on_profile and total <= FEW:
+        # A rare status in the order of a user's column: walking the users' index
+        # and looking each one's profile up reads most of the tenant to find a few
+        # (a status nobody has: every user); their keys from the status index, then
+        # sorted, cost what they number. A common status is met soon on that walk.
+        chosen = PaymentProfile.objects.filter(tenant=tenant)
+        chosen = chosen.filter(_status_filter(tenant, status, profile="")).values("user_id")
+        keys = User.objects.filter(tenant=tenant, pk__in=chosen)
+        keys = (keys.filter(_plan_filter(plan)) if plan else keys).order_by(*users.query.order_by)
+        keys = keys.values_list("pk", flat=True)
+    paginator = Paginator(keys, per_page)
+    paginator.count = total  # a cached_property: set before get_page reads it
+    page = paginator.get_page(number)
+    start, end = page.start_index() - 1, page.end_index()
+    if start > paginator.count - end:
+        # Nearer the end than the start: the same keys read backwards, so that the
+        # last page costs what the first does (an OFFSET walks every row it skips).
+        page.object_list = keys.reverse()[paginator.count - end : paginator.count - start]
     page.object_list = list(
         User.objects.filter(pk__in=page.object_list)
         .select_related("tenant", "plan", "payment_profile__pending_change")

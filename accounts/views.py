@@ -1,22 +1,22 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import services
 from accounts.admin_area import admin_next_url, tenant_admin_required
+from accounts.exports import USER_COLUMNS, csv_stream, export_filename, user_rows
 from accounts.forms import (
+    DEFAULT_PAGE_SIZE,
+    PAGE_SIZES,
     ApiTokenForm,
     LoginForm,
     PlanCreateForm,
@@ -27,23 +27,24 @@ from accounts.forms import (
     UserPlanForm,
 )
 from accounts.holds import PAYMENT_PROFILE, TERMS, open_while
-from accounts.models import User
 from accounts.selectors import (
     DEFAULT_SORT,
+    NO_PLAN,
     STATUS_FILTERS,
-    admin_actions,
     awaiting_admin,
     plans_for_tenant,
+    tenant_user_count,
     user_for_admin,
     user_list_for_admin,
     user_list_page,
 )
 from accounts.services import AccountError
+from accounts.timezones import tenant_zone
 from accounts.tokens import api_token_create as api_token_create_service
 from accounts.tokens import api_token_revoke as api_token_revoke_service
 from accounts.tokens import token_for_admin, tokens_for_admin
-from billing.models import PaymentProfile
-from billing.selectors import card_expiring, user_is_gated
+from accounts.user_rows import RowBuilder
+from billing.selectors import user_is_gated
 
 
 class LoginView(auth_views.LoginView):
@@ -93,64 +94,33 @@ def account(request: HttpRequest) -> HttpResponse:
 # --- Admin area ---------------------------------------------------------------
 
 
-USERS_PER_PAGE = 50
-
-
-@dataclass(frozen=True)
-class UserRow:
-    """One line of the Users page: the user, their profile, the acts the admin may
-    run on it (worked out without a query) and the links of its Actions."""
-
-    user: User
-    profile: PaymentProfile
-    actions: tuple[str, ...]
-    urls: dict[str, str]
-    card_expiring: bool = False
-
-
-# The links of a row's Actions, by the URL names they open.
-ROW_LINKS = (
-    "billing:profile_activate",
-    "billing:profile_decline",
-    "billing:profile_change_review",
-    "billing:profile_deactivate",
-    "billing:profile_detail",
-    "billing:profile_history",
-    "accounts:user_plan",
-)
-_SOME_ID = 2_147_483_647  # stands for a row's id in a link reversed once per page
-
-
-def _row_links() -> Callable[[int], dict[str, str]]:
-    """Each row's links, from one reverse() per link a page: reversing every link of
-    every row (7 x 50, about 26 µs each) cost more than the rest of the rows together."""
-    patterns = {name.split(":")[1]: reverse(name, args=[_SOME_ID]) for name in ROW_LINKS}
-    return lambda pk: {
-        key: pattern.replace(str(_SOME_ID), str(pk)) for key, pattern in patterns.items()
-    }
 
 
 @tenant_admin_required
 @require_GET
 def user_list(request: HttpRequest) -> HttpResponse:
-    """Admin > Users: the tenant's users with search, status filter, sorting, pages."""
-    filters = UserFilterForm(request.GET)
+    """Admin > Users: the tenant's users with search, filters, sorting, pages."""
+    tenant = request.user.tenant
+    filters = UserFilterForm(request.GET, tenant=tenant)
     filters.is_valid()  # always valid: each parameter falls back to its default
-    q, status, sort = (filters.cleaned_data[key] for key in ("q", "status", "sort"))
-    users = user_list_for_admin(tenant=request.user.tenant, q=q, status=status, sort=sort)
-    page = user_list_page(users, number=filters.cleaned_data["page"], per_page=USERS_PER_PAGE)
-    now = timezone.now()
-    links = _row_links()
-    rows = [
-        UserRow(
-            user=user,
-            profile=user.payment_profile,
-            actions=admin_actions(user.payment_profile, request.user),
-            urls=links(user.pk),
-            card_expiring=card_expiring(user.payment_profile, now) is not None,
-        )
-        for user in page.object_list
-    ]
+    q, status, plan, sort, size = (
+        filters.cleaned_data[key] for key in ("q", "status", "plan", "sort", "size")
+    )
+    page = user_list_page(
+        tenant=tenant,
+        q=q,
+        status=status,
+        plan=plan,
+        sort=sort,
+        number=filters.cleaned_data["page"],
+        per_page=size,
+    )
+    # The tenant's total only when a filter hides some: one more (cheap) count.
+    total = tenant_user_count(tenant) if filters.is_filtered else page.paginator.count
+    here = request.get_full_path()
+    rows = RowBuilder(admin=request.user, here=here)
+    shown_size = str(size) if size != DEFAULT_PAGE_SIZE else ""
+    shown_sort = sort if sort != DEFAULT_SORT else ""
     return render(
         request,
         "accounts/user_list.html",
@@ -158,17 +128,77 @@ def user_list(request: HttpRequest) -> HttpResponse:
             "nav": "admin",
             "admin_nav": "users",
             "page": page,
-            "rows": rows,
+            "rows": [rows.row(user) for user in page.object_list],
             "q": q,
             "status": status,
+            "plan": plan,
             "sort": sort,
+            "size": size,
+            "filtered": filters.is_filtered,
+            "count_text": _count_text(page.paginator.count, total, filtered=filters.is_filtered),
             "status_choices": STATUS_FILTERS.items(),
+            "plan_choices": [(str(p.pk), p.name) for p in filters.plans],
+            "no_plan": NO_PLAN,
+            "page_sizes": PAGE_SIZES,
+            "page_numbers": _page_numbers(page),
             "columns": _columns(sort),
-            "filter_query": _query(q=q, status=status),
-            "page_query": _query(q=q, status=status, sort=sort if sort != DEFAULT_SORT else ""),
-            "here": request.get_full_path(),
+            "filter_query": _query(q=q, status=status, plan=plan, size=shown_size),
+            "page_query": _query(q=q, status=status, plan=plan, sort=shown_sort, size=shown_size),
+            "export_query": _query(q=q, status=status, plan=plan, sort=shown_sort).rstrip("&"),
+            "here": here,
         },
     )
+
+
+@tenant_admin_required
+@require_GET
+def user_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The Users page's list as CSV: every user of the current search, filters and
+    sort (not only a page), written as it is read from the database."""
+    tenant = request.user.tenant
+    filters = UserFilterForm(request.GET, tenant=tenant)
+    filters.is_valid()  # always valid, as on the page
+    users = user_list_for_admin(
+        tenant=tenant, **{key: filters.cleaned_data[key] for key in ("q", "status", "plan", "sort")}
+    )
+    response = StreamingHttpResponse(
+        csv_stream(USER_COLUMNS, user_rows(users, tenant)), content_type="text/csv; charset=utf-8"
+    )
+    today = timezone.localdate(timezone=tenant_zone(tenant))
+    filename = export_filename("users", tenant, today)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _count_text(count: int, total: int, *, filtered: bool) -> str:
+    """ "41 of 122 users" when a filter is on, "122 users" when not ("1 user")."""
+    users = "user" if total == 1 else "users"
+    return f"{count:,} of {total:,} {users}" if filtered else f"{count:,} {users}"
+
+
+PAGE_WINDOW = 2  # page numbers shown either side of the current one (1 on a phone)
+
+
+def _page_numbers(page) -> list[dict]:
+    """The page numbers around the current one, for the pagination: each with
+    whether it is the current page and whether it is the window's outer pair
+    (hidden on a phone), and a gap where pages are left out."""
+    last = page.paginator.num_pages
+    low, high = max(1, page.number - PAGE_WINDOW), min(last, page.number + PAGE_WINDOW)
+    numbers = []
+    if low > 1:
+        numbers.append({"gap": True})
+    for number in range(low, high + 1):
+        numbers.append(
+            {
+                "number": number,
+                "current": number == page.number,
+                "far": abs(number - page.number) > 1,
+            }
+        )
+    if high < last:
+        numbers.append({"gap": True})
+    return numbers
 
 
 _COLUMNS = (

@@ -349,6 +349,7 @@ def _seed_users(
             count = long_history if email == LONG_HISTORY_EMAIL else SHORT_HISTORY
             logs += _history(next_log + len(logs), count, pid, uid, admin_id, ct, changed_dt, ts)
     laps("build profiles")
+    profile_cols, profiles = _with_sort_keys(profile_cols, profiles, tenant.pk, users, paid)
     _load(PendingChange, change_cols, changes)
     _load(PaymentProfile, profile_cols, profiles)
     laps("insert profiles")
@@ -360,6 +361,37 @@ def _seed_users(
         "changes": len(changes),
         "logs": len(logs),
     }
+
+
+def _with_sort_keys(cols: tuple, rows: list[tuple], tenant_id: int, users, paid: set):
+    """The copies ``PaymentProfile.save()`` keeps for the Users page (the owner's
+    tenant, the rank of its status), when the model has them; bulk loading skips
+    ``save()``, so the seed writes them as it would."""
+    names = {f.attname for f in PaymentProfile._meta.concrete_fields}
+    if not {"tenant_id", "status_rank"} <= names:
+        return cols, rows
+    from billing.models import STATUS_RANK, Status
+
+    needs = {u[0]: u[7] in paid for u in users}  # the tenant requires profiles
+    i_state, i_declined, i_change = (
+        cols.index("state"),
+        cols.index("declined_at"),
+        cols.index("pending_change_id"),
+    )
+
+    def rank(row: tuple) -> int:
+        state = row[i_state]
+        if state == State.NONE:
+            status = Status.NONE if needs[row[1]] else Status.NOT_REQUIRED
+        elif state == State.PENDING:
+            status = Status.PENDING
+        elif state == State.ACTIVE:
+            status = Status.CHANGE_PENDING if row[i_change] else Status.ACTIVE
+        else:
+            status = Status.DECLINED if row[i_declined] else Status.INACTIVE
+        return STATUS_RANK[status]
+
+    return (*cols, "tenant_id", "status_rank"), [(*r, tenant_id, rank(r)) for r in rows]
 
 
 def _history(first_id, count, pid, uid, admin_id, ct, before, ts) -> list[tuple]:

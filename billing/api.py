@@ -334,6 +334,7 @@ def _admin(request: HttpRequest) -> User:
 # costs what the first one does.
 
 _NULLABLE = {"plan__name", "payment_profile__state_changed_at"}
+_INTEGERS = {"pk", "payment_profile__status_rank"}
 
 
 def _columns(sort: str) -> list[str]:
@@ -373,7 +374,7 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
         if value is None:
             if column not in _NULLABLE:
                 raise BadCursor
-        elif column == "pk":
+        elif column in _INTEGERS:
             if not isinstance(value, int) or isinstance(value, bool):
                 raise BadCursor
         elif column.endswith("_at"):
@@ -387,8 +388,9 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
 
 
 def _after(sort: str, values: list[Any]) -> Q:
-    """The rows after `values` in the order of `sort`: the first column ascending or
-    descending with NULLs last, the others ascending (as user_list_for_admin orders)."""
+    """The rows after `values` in the order of `sort`: every column ascending, or
+    every column descending, NULL as the smallest value (as user_list_for_admin
+    orders)."""
     columns = _columns(sort)
     descending = sort.startswith("-")
     later = Q(pk__in=[])
@@ -398,11 +400,15 @@ def _after(sort: str, values: list[Any]) -> Q:
             same &= Q(**{f"{previous}__isnull": True}) if value is None else Q(**{previous: value})
         value = values[index]
         if value is None:
-            continue  # nothing sorts after NULL in a NULLs-last column but more NULLs
-        operator = "lt" if index == 0 and descending else "gt"
-        step = Q(**{f"{column}__{operator}": value})
-        if index == 0 and column in _NULLABLE:
-            step |= Q(**{f"{column}__isnull": True})
+            if descending:
+                continue  # nothing sorts after NULL descending but more NULLs
+            step = Q(**{f"{column}__isnull": False})
+        elif descending:
+            step = Q(**{f"{column}__lt": value})
+            if column in _NULLABLE:
+                step |= Q(**{f"{column}__isnull": True})
+        else:
+            step = Q(**{f"{column}__gt": value})
         later |= same & step
     first, value = columns[0], values[0]
     if value is not None and first not in _NULLABLE:
@@ -446,7 +452,10 @@ def user_list(
     """The tenant's users with their plan and profile status: the Users page's search,
     status filter and sorts, read page by page with `cursor`."""
     admin = _admin(request)
-    form = UserFilterForm({"q": q, "status": status.value if status else "", "sort": sort.value})
+    form = UserFilterForm(
+        {"q": q, "status": status.value if status else "", "sort": sort.value},
+        tenant=admin.tenant,
+    )
     form.is_valid()  # always valid: it only normalises (NULs, lengths)
     cleaned = form.cleaned_data
     users = user_list_for_admin(

@@ -8,8 +8,10 @@ from django import forms
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.forms import _QueryParameter
 from billing.gateway import ascii_digits, card_brand, cvc_length, expiry_passed, luhn_ok
 from billing.models import INVOICE_FIELDS, BillingDetails, Method
+from billing.selectors import ACT_LABELS, Cursor
 from billing.services import CardInput, CardOnFile
 
 
@@ -438,3 +440,84 @@ class BulkConfirmForm(forms.Form):
                 "Each user sees this in the e-mail about the deactivation.",
                 required=False,
             )
+
+
+# --- The lists read by key: a user's history, the tenant's activity log ---------------
+
+
+class KeyPageForm(forms.Form):
+    """``before``/``after``: the cursor of an "Older"/"Newer" link
+    (``billing.selectors.Cursor``). One that is not a cursor (edited, cut short) is
+    dropped and noted in `bad_cursor`, and the list shows its newest page."""
+
+    before = _QueryParameter(max_length=40)
+    after = _QueryParameter(max_length=40)
+
+    bad_cursor = False
+
+    def _cursor(self, name: str) -> Cursor | None:
+        text = self.cleaned_data[name]
+        cursor = Cursor.parse(text) if text else None
+        if text and cursor is None:
+            self.bad_cursor = True
+        return cursor
+
+    def clean_before(self) -> Cursor | None:
+        return self._cursor("before")
+
+    def clean_after(self) -> Cursor | None:
+        return self._cursor("after")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("before") and data.get("after"):  # no link has both
+            self.bad_cursor = True
+            data["before"] = data["after"] = None
+        return data
+
+
+DATE_FORMAT_HINT = "Enter the date as YYYY-MM-DD, for example 2026-11-26."
+
+
+class ActivityFilterForm(KeyPageForm):
+    """The activity log's filters (also its CSV export's): act, user (part of a name or
+    e-mail: of the profile's owner or of who acted), and a date range in the tenant's
+    zone, both days included. A wrong act or search is dropped like the Users page's;
+    a date that is not one, or a range that ends before it starts, is an error the
+    page shows (and lists nothing until it is fixed)."""
+
+    act = _QueryParameter(max_length=30)
+    user = _QueryParameter(max_length=100)
+    since = forms.DateField(
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": DATE_FORMAT_HINT},
+    )
+    until = forms.DateField(
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": DATE_FORMAT_HINT},
+    )
+
+    def clean_act(self) -> str:
+        act = self.cleaned_data["act"]
+        return act if act in ACT_LABELS else ""
+
+    def clean(self) -> dict:
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error(
+                "until",
+                f"The end date ({until:%Y-%m-%d}) is before the start date "
+                f"({since:%Y-%m-%d}): pick an end on or after the start.",
+            )
+        return data
+
+    def filters(self) -> dict:
+        """The cleaned filters, as ``billing.selectors.tenant_activity`` takes them."""
+        data = self.cleaned_data
+        return {key: data.get(key) or None for key in ("since", "until")} | {
+            "act": data.get("act", ""),
+            "user": data.get("user", ""),
+        }

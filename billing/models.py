@@ -8,6 +8,8 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
+from accounts.models import Plan, User
+
 
 class State(models.TextChoices):
     NONE = "none", "Not set up"
@@ -28,6 +30,45 @@ class Status(models.TextChoices):
     CHANGE_PENDING = "change_pending", "Active · change pending"
     DECLINED = "declined", "Declined"
     INACTIVE = "inactive", "Inactive"
+
+
+def profile_status(*, state: str, declined: bool, change_waiting: bool, needed: bool) -> Status:
+    """A profile's standing from its columns (PaymentProfile.status, and readers of
+    many rows as plain values, like the Users CSV export): `needed` is whether its
+    owner needs a profile (User.needs_payment_profile), which matters in state none."""
+    if state == State.NONE:
+        return Status.NONE if needed else Status.NOT_REQUIRED
+    if state == State.ACTIVE:
+        return Status.CHANGE_PENDING if change_waiting else Status.ACTIVE
+    if state == State.INACTIVE:
+        return Status.DECLINED if declined else Status.INACTIVE
+    return Status.PENDING
+
+
+def card_expiry_text(month: int | None, year: int | None) -> str:
+    """A card's expiry as shown everywhere: MM/YY ("" for none)."""
+    if not month or not year:
+        return ""
+    return f"{month:02d}/{year % 100:02d}"
+
+
+# The Users page's status sort, in workflow order: first what waits for an admin
+# (a profile to activate, then a change to review), then what waits for its owner
+# (declined: to correct and resubmit; not set up although needed), then the
+# settled (active, then deactivated), and last the profiles outside the workflow
+# (not required: the user's plan or tenant needs none). Stored per profile as
+# ``PaymentProfile.status_rank`` so that the sort and the status filter are read
+# from an index.
+STATUS_ORDER = (
+    Status.PENDING,
+    Status.CHANGE_PENDING,
+    Status.DECLINED,
+    Status.NONE,
+    Status.ACTIVE,
+    Status.INACTIVE,
+    Status.NOT_REQUIRED,
+)
+STATUS_RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
 
 
 class Method(models.TextChoices):
@@ -133,9 +174,7 @@ class BillingDetails(models.Model):
 
     @property
     def card_expiry(self) -> str:
-        if not self.card_exp_month or not self.card_exp_year:
-            return ""
-        return f"{self.card_exp_month:02d}/{self.card_exp_year % 100:02d}"
+        return card_expiry_text(self.card_exp_month, self.card_exp_year)
 
     def details(self) -> dict:
         """The saved details, field by field (what a change compares)."""
@@ -168,6 +207,36 @@ class PendingChange(BillingDetails):
 
     def __str__(self) -> str:
         return f"Pending change {self.pk}"
+
+
+class ProfileQuerySet(models.QuerySet):
+    def refresh_sort_keys(self) -> int:
+        """Recompute the copies the Users page sorts and filters by (``tenant``,
+        ``status_rank``) for these profiles from their users, plans and tenants, in
+        one UPDATE. For changes made around the profile rather than to it: a user's
+        plan or tenant, a plan's kind, a tenant's requirement (billing.signals)."""
+        users = User.objects.filter(pk=models.OuterRef("user_id"))
+        needed = User.objects.filter(
+            tenant__require_payment_profile=True, plan__kind=Plan.Kind.SUBSCRIPTION
+        ).values("pk")
+        rank = models.Case(
+            models.When(state=State.PENDING, then=STATUS_RANK[Status.PENDING]),
+            models.When(
+                state=State.ACTIVE,
+                pending_change__isnull=False,
+                then=STATUS_RANK[Status.CHANGE_PENDING],
+            ),
+            models.When(state=State.ACTIVE, then=STATUS_RANK[Status.ACTIVE]),
+            models.When(
+                state=State.INACTIVE,
+                declined_at__isnull=False,
+                then=STATUS_RANK[Status.DECLINED],
+            ),
+            models.When(state=State.INACTIVE, then=STATUS_RANK[Status.INACTIVE]),
+            models.When(user__in=needed, then=STATUS_RANK[Status.NONE]),
+            default=STATUS_RANK[Status.NOT_REQUIRED],
+        )
+        return self.update(tenant=models.Subquery(users.values("tenant_id")[:1]), status_rank=rank)
 
 
 class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
@@ -214,11 +283,41 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Copies for the Users page, kept by ``save()`` (and ``refresh_sort_keys()`` for
+    # changes around the profile): the owner's tenant, so that every index the page
+    # reads leads with the tenant, and the place of ``status`` in STATUS_ORDER. The
+    # page's indexes on them are created by billing.0007 (PostgreSQL needs NULLS
+    # FIRST on state_changed_at, which SQLite's CREATE INDEX does not take).
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        db_index=False,  # every index of the page leads with it
+    )
+    status_rank = models.PositiveSmallIntegerField(
+        default=STATUS_RANK[Status.NOT_REQUIRED], editable=False
+    )
+
+    objects = ProfileQuerySet.as_manager()
+
     class Meta:
         verbose_name = "payment profile"
 
     def __str__(self) -> str:
         return f"Payment profile of {self.user}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Saves the Users page's copies with every save, however few fields it
+        names: the status depends on the state, the pending change and the decline."""
+        self.tenant_id = self.user.tenant_id
+        self.status_rank = STATUS_RANK[self.status]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "tenant", "status_rank"}
+        super().save(*args, **kwargs)
 
     @property
     def is_declined(self) -> bool:
@@ -228,13 +327,14 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
     def status(self) -> Status:
         """The standing to show. Reads the owner's tenant and plan: load them with
         the profile (``select_related``) where many are shown."""
-        if self.state == State.NONE:
+        if self.state == State.NONE:  # only then is the owner's plan read
             return Status.NONE if self.user.needs_payment_profile else Status.NOT_REQUIRED
-        if self.state == State.ACTIVE:
-            return Status.CHANGE_PENDING if self.pending_change_id else Status.ACTIVE
-        if self.state == State.INACTIVE:
-            return Status.DECLINED if self.is_declined else Status.INACTIVE
-        return Status.PENDING
+        return profile_status(
+            state=self.state,
+            declined=self.declined_at is not None,
+            change_waiting=self.pending_change_id is not None,
+            needed=False,
+        )
 
     def _mark(self, by) -> None:
         self.state_changed_at = timezone.now()
@@ -426,3 +526,29 @@ class BulkActionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bulk_id}: user {self.user_id} {self.outcome or 'to do'}"
+
+
+class ProfileEmail(models.Model):
+    """An e-mail sent about a payment profile (billing.notifications records each one
+    as it queues it, in the same transaction): what the profile's history page lists
+    with its delivery status.
+
+    django-mailer's queue row (``mailer.Message``) is deleted once delivered, and its
+    log (``MessageLog``) names a message by its Message-ID and the time it was
+    queued: both are kept here, with the queue row's id while it waits."""
+
+    profile = models.ForeignKey(PaymentProfile, on_delete=models.CASCADE, related_name="emails")
+    to = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=255)
+    template = models.CharField(max_length=60)
+    message_pk = models.BigIntegerField()  # mailer.Message, gone once delivered
+    message_id = models.CharField(max_length=255)
+    queued_at = models.DateTimeField()  # = Message.when_added = MessageLog.when_added
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["profile", "-queued_at", "-id"], name="profileemail_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} to {self.to}"

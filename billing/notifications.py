@@ -2,7 +2,9 @@
 
 Called by the services inside their transaction; accounts.mail queues each one (a
 django-mailer row that commits or rolls back with the state change) and builds
-its links.
+its links. Every e-mail about one profile goes through ``_send`` and is recorded as
+a ``ProfileEmail`` in the same transaction: the profile's history page lists them
+with their delivery status (the digest, about many profiles, is not one of them).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import logging
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from mailer.models import get_message_id
 
 from accounts.mail import absolute_url, queue_mail
 from accounts.models import User
 from accounts.timezones import tenant_zone
-from billing.models import PaymentProfile
+from billing.models import PaymentProfile, ProfileEmail
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +29,29 @@ def user_row_link(user: User) -> str:
     return absolute_url(reverse("accounts:user_list") + "?" + urlencode({"q": user.email}))
 
 
+def _send(profile: PaymentProfile, *, to: str, template: str, context: dict) -> None:
+    """Queue one e-mail about `profile` and record it for its history page."""
+    queued = queue_mail(to=to, template=template, context=context)
+    if queued is None:  # not django-mailer's queue (no EMAIL_BACKEND of ours does that)
+        return
+    email = queued.email
+    ProfileEmail.objects.create(
+        profile=profile,
+        to=to,
+        subject=email.subject[:255],
+        template=template,
+        message_pk=queued.pk,
+        message_id=get_message_id(email),
+        queued_at=queued.when_added,
+    )
+
+
 def _tell_admins(profile: PaymentProfile, admins: list[User], template: str) -> None:
     user = profile.user
     link = user_row_link(user)
     for admin in admins:
-        queue_mail(
+        _send(
+            profile,
             to=admin.email,
             template=template,
             context={"admin": admin, "user": user, "profile": profile, "link": link},
@@ -55,7 +76,8 @@ def admins_reminded(profile: PaymentProfile, admins: list[User]) -> None:
 
 
 def _tell_user(profile: PaymentProfile, template: str, link_path: str, **context) -> None:
-    queue_mail(
+    _send(
+        profile,
         to=profile.user.email,
         template=template,
         context={

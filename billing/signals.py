@@ -6,18 +6,68 @@ seed), so "not set up" is always a row in state ``none`` and never a missing row
 It is not an act: it writes no log entry and sends nothing. Bulk inserts skip
 signals; they create the rows themselves (``bench.seed``), and the data migration
 ``billing.0002`` gave every earlier user theirs.
+
+The other hooks keep the profile's copies for the Users page (``tenant``,
+``status_rank``: see PaymentProfile) right when something around the profile
+changes what they say: a user's plan or tenant, a plan's kind or its deletion (its
+users are left without a plan), a tenant's requirement. Here rather than in each
+service, so that Django's admin site and the shell keep them right too. Saves of
+the profile itself keep them in ``PaymentProfile.save``.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from billing.models import PaymentProfile
+from accounts.models import Plan, Tenant
+from billing.models import STATUS_RANK, PaymentProfile, State, Status
+
+# A user's save that names its fields changes the profile's copies only through these.
+_USER_FIELDS = {"tenant", "plan"}
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="billing.profile_for_new_user")
 def create_profile_for_new_user(sender, instance, created: bool, raw: bool, **kwargs) -> None:
     if created and not raw:
         PaymentProfile.objects.create(user=instance)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="billing.sort_keys_of_user")
+def refresh_sort_keys_of_user(
+    sender, instance, created: bool, raw: bool, update_fields=None, **kwargs
+) -> None:
+    # Not on a login's last_login, nor a password change: one UPDATE otherwise.
+    if created or raw or (update_fields is not None and not _USER_FIELDS & set(update_fields)):
+        return
+    PaymentProfile.objects.filter(user=instance).refresh_sort_keys()
+
+
+@receiver(post_save, sender=Plan, dispatch_uid="billing.sort_keys_of_plan")
+def refresh_sort_keys_of_plan(sender, instance, created: bool, raw: bool, **kwargs) -> None:
+    if not created and not raw:  # its kind may have changed: "not set up" or "not required"
+        PaymentProfile.objects.filter(state=State.NONE, user__plan=instance).refresh_sort_keys()
+
+
+@receiver(post_delete, sender=Plan, dispatch_uid="billing.sort_keys_of_deleted_plan")
+def refresh_sort_keys_of_deleted_plan(sender, instance, **kwargs) -> None:
+    # Its users were set to no plan before this: none of them needs a profile now.
+    PaymentProfile.objects.filter(
+        tenant_id=instance.tenant_id,
+        state=State.NONE,
+        status_rank=STATUS_RANK[Status.NONE],
+        user__plan=None,
+    ).refresh_sort_keys()
+
+
+@receiver(post_save, sender=Tenant, dispatch_uid="billing.sort_keys_of_tenant")
+def refresh_sort_keys_of_tenant(sender, instance, created: bool, raw: bool, **kwargs) -> None:
+    if created or raw:
+        return
+    # Only the profiles the requirement can move: "not required" that may now be
+    # needed, or "not set up" that may no longer be.
+    wrong = Status.NOT_REQUIRED if instance.require_payment_profile else Status.NONE
+    PaymentProfile.objects.filter(
+        tenant=instance, state=State.NONE, status_rank=STATUS_RANK[wrong]
+    ).refresh_sort_keys()

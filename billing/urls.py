@@ -25,4 +25,6 @@ urlpatterns += [
     path("admin/users/bulk/", views.bulk_confirm, name="bulk_confirm"),
     path("admin/users/bulk/<int:pk>/", views.bulk_detail, name="bulk_detail"),
     path("admin/users/bulk/<int:pk>/progress/", views.bulk_progress, name="bulk_progress"),
+    path("admin/activity/", views.activity, name="activity"),
+    path("admin/activity/export.csv", views.activity_export, name="activity_export"),
 ]

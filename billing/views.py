@@ -8,23 +8,35 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_fsm_log.models import StateLog
 
 from accounts.admin_area import admin_next_url, is_popup_request, tenant_admin_required
+from accounts.exports import csv_stream, export_filename
 from accounts.forms import UserFilterForm
 from accounts.holds import PAYMENT_PROFILE, open_while
 from accounts.models import User
 from accounts.selectors import user_for_admin, user_list_for_admin
+from accounts.timezones import tenant_zone
 from billing.bulk import ACTS, bulk_preview, bulk_process, bulk_result, bulk_start
 from billing.forms import (
+    ActivityFilterForm,
     BulkConfirmForm,
     BulkSelectionForm,
     ChangeReviewForm,
+    KeyPageForm,
     PaymentProfileForm,
     ProfileActivateForm,
     ProfileDeactivateForm,
@@ -32,7 +44,23 @@ from billing.forms import (
 )
 from billing.gateway import CardError
 from billing.models import BulkAction, PaymentProfile, State
-from billing.selectors import profile_activators, profile_history_entries, user_is_gated
+from billing.selectors import (
+    ACT_LABELS,
+    ACTIVITY_PAGE_SIZE,
+    HISTORY_PAGE_SIZE,
+    Delivery,
+    KeyPage,
+    add_owners,
+    key_page,
+    label_entries,
+    profile_activators,
+    profile_emails,
+    profile_history_entries,
+    profile_log,
+    tenant_activity,
+    user_is_gated,
+    with_owners,
+)
 from billing.services import (
     PaymentProfileError,
     activate_refusal,
@@ -376,20 +404,50 @@ def profile_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "billing/profile_detail.html", context)
 
 
+def _page_links(page: KeyPage, params: dict[str, str]) -> dict[str, str]:
+    """The query strings of a keyed list's "Newer" and "Older" links (and of its
+    newest page), keeping the list's filters `params`."""
+    kept = {key: value for key, value in params.items() if value}
+    links = {"newest": urlencode(kept)}
+    if page.newer:
+        links["newer"] = urlencode({**kept, "after": str(page.newer)})
+    if page.older:
+        links["older"] = urlencode({**kept, "before": str(page.older)})
+    return links
+
+
 @tenant_admin_required
 def profile_history(request: HttpRequest, pk: int) -> HttpResponse:
-    """Every transition of the user's profile, newest first, and the current details."""
+    """The user's payment profile history (newest first, 50 entries a page by key),
+    the e-mails sent about it with their delivery status, and the current details."""
     target = user_for_admin(admin=request.user, pk=pk)
     if request.method not in ("GET", "HEAD"):
         return _read_only()
+    profile = target.payment_profile
+    form = KeyPageForm(request.GET)
+    form.is_valid()  # always valid: a bad cursor is dropped and noted
+    page = key_page(
+        profile_log(profile),
+        size=HISTORY_PAGE_SIZE,
+        before=form.cleaned_data["before"],
+        after=form.cleaned_data["after"],
+    )
+    emails, email_count = profile_emails(profile)
+    next_url = admin_next_url(request)
     return render(
         request,
         "billing/profile_history.html",
         {
             "target": target,
-            "profile": target.payment_profile,
-            "entries": profile_history_entries(target.payment_profile),
-            "next": admin_next_url(request),
+            "profile": profile,
+            "entries": label_entries(page.rows),
+            # Where "Back to Users" goes, kept as admin_next_url cleaned it.
+            "page_links": _page_links(page, {"next": next_url if "next" in request.GET else ""}),
+            "bad_cursor": form.bad_cursor,
+            "emails": emails,
+            "email_count": email_count,
+            "Delivery": Delivery,
+            "next": next_url,
             "nav": "admin",
             "admin_nav": "users",
         },
@@ -405,10 +463,10 @@ BULK_FILTER_KEYS = ("q", "status", "plan")
 BULK_LISTED = 100
 
 
-def _bulk_filter(data) -> dict[str, str]:
+def _bulk_filter(data, tenant) -> dict[str, str]:
     """The Users page's filter, cleaned by its own form (accounts.forms.UserFilterForm):
     the keys user_list_for_admin takes, those that are set."""
-    filters = UserFilterForm(data)
+    filters = UserFilterForm(data, tenant=tenant)
     filters.is_valid()  # always valid: bad values fall back to their defaults
     return {
         key: filters.cleaned_data[key]
@@ -422,7 +480,7 @@ def _bulk_users(request: HttpRequest, selection: BulkSelectionForm, data) -> Que
     user matching the filter, or the rows ticked, of the admin's own tenant only."""
     tenant = request.user.tenant
     if selection.cleaned_data["all"]:
-        return user_list_for_admin(tenant=tenant, **_bulk_filter(data))
+        return user_list_for_admin(tenant=tenant, **_bulk_filter(data, tenant))
     return User.objects.filter(tenant=tenant, pk__in=selection.cleaned_data["ids"])
 
 
@@ -493,7 +551,7 @@ def bulk_confirm(request: HttpRequest) -> HttpResponse:
             "background": preview.total > settings.BULK_INLINE_MAX,
             "selection_all": selection.cleaned_data["all"],
             "ids": selection.cleaned_data["ids"],
-            "filter_items": _bulk_filter(data).items(),
+            "filter_items": _bulk_filter(data, request.user.tenant).items(),
         },
     )
 
@@ -537,3 +595,119 @@ def bulk_progress(request: HttpRequest, pk: int) -> HttpResponse:
         {"done": result.done, "total": result.total, "finished": result.finished},
         headers={"Cache-Control": "no-store"},
     )
+
+
+# --- The tenant's activity log ------------------------------------------------------
+
+_SOME_ID = 2_147_483_647  # stands for a user's id in a link reversed once per page
+
+
+@tenant_admin_required
+@require_GET
+def activity(request: HttpRequest) -> HttpResponse:
+    """Admin > Activity: every act on the tenant's payment profiles, newest first, 50
+    a page by key, filtered by act, user and dates; exported as CSV."""
+    form = ActivityFilterForm(request.GET)
+    page = None
+    if form.is_valid():
+        page = key_page(
+            tenant_activity(request.user.tenant, **form.filters()),
+            size=ACTIVITY_PAGE_SIZE,
+            before=form.cleaned_data["before"],
+            after=form.cleaned_data["after"],
+        )
+        label_entries(add_owners(page.rows))
+        history = reverse("billing:profile_history", args=[_SOME_ID])
+        for entry in page.rows:
+            entry.owner_url = history.replace(str(_SOME_ID), str(entry.owner_id))
+    # With errors, the filters as they came: the page shows what is wrong with them.
+    params = _filter_params(form) if page else _raw_filters(request)
+    return render(
+        request,
+        "billing/activity.html",
+        {
+            "form": form,
+            "page": page,
+            "page_links": _page_links(page, params) if page else {},
+            "export_query": urlencode({key: value for key, value in params.items() if value}),
+            "filtered": any(params.values()),
+            "act_choices": list(ACT_LABELS.items()),
+            "bad_cursor": form.bad_cursor,
+            "nav": "admin",
+            "admin_nav": "activity",
+        },
+    )
+
+
+def _raw_filters(request: HttpRequest) -> dict[str, str]:
+    """The activity log's filters as they came (cut short), for a form with errors."""
+    return {key: request.GET.get(key, "")[:100] for key in ("act", "user", "since", "until")}
+
+
+def _filter_params(form: ActivityFilterForm) -> dict[str, str]:
+    """The activity log's cleaned filters as they go into its links."""
+    data = form.cleaned_data
+    return {
+        "act": data["act"],
+        "user": data["user"],
+        "since": data["since"].isoformat() if data["since"] else "",
+        "until": data["until"].isoformat() if data["until"] else "",
+    }
+
+
+CSV_HEADER = [
+    "When",
+    "Act",
+    "Whose profile",
+    "Their e-mail",
+    "From",
+    "To",
+    "Who",
+    "Who's e-mail",
+    "Reason or details",
+]
+
+
+def activity_csv_rows(entries: QuerySet[StateLog], zone) -> Iterator[list[str]]:
+    """The CSV rows of `entries`, read a chunk at a time (never all in memory)."""
+    for entry in entries.iterator(chunk_size=CSV_CHUNK_ROWS):
+        label_entries([entry])
+        if entry.by_id:
+            who, who_email = entry.by.name or entry.by.email, entry.by.email
+        else:
+            who, who_email = ("the system" if entry.by_system else ""), ""
+        yield [
+            entry.timestamp.astimezone(zone).isoformat(timespec="seconds"),
+            entry.act_label,
+            entry.owner_name or "",
+            entry.owner_email or "",
+            entry.source_label,
+            entry.target_label,
+            who,
+            who_email,
+            entry.description or "",
+        ]
+
+
+CSV_CHUNK_ROWS = 1000
+
+
+@tenant_admin_required
+@require_GET
+def activity_export(request: HttpRequest) -> HttpResponse:
+    """The activity log of the current filter as CSV, newest first, streamed. Times
+    in ISO 8601 with the tenant's offset."""
+    form = ActivityFilterForm(request.GET)
+    if not form.is_valid():  # the page says what to fix
+        kept = {key: value for key, value in _raw_filters(request).items() if value}
+        return redirect(f"{reverse('billing:activity')}?{urlencode(kept)}")
+    tenant = request.user.tenant
+    entries = with_owners(tenant_activity(tenant, **form.filters())).order_by("-timestamp", "-pk")
+    zone = tenant_zone(tenant)
+    response = StreamingHttpResponse(
+        csv_stream(CSV_HEADER, activity_csv_rows(entries, zone)),
+        content_type="text/csv; charset=utf-8",
+    )
+    filename = export_filename("activity", tenant, timezone.now().astimezone(zone).date())
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -100,6 +100,8 @@ def make_profile():
             submitted_at=timezone.now(),
             state_changed_at=timezone.now(),
         )
+        # An UPDATE skips PaymentProfile.save(): recompute the Users page's copies.
+        PaymentProfile.objects.filter(pk=profile.pk).refresh_sort_keys()
         return PaymentProfile.objects.get(pk=profile.pk)
 
     return _make

@@ -118,3 +118,20 @@ def test_it_calls_export_memory_flat_only_when_it_is():
 
     assert [ok for ok, _ in flat] == [True]
     assert [ok for ok, _ in grows] == [False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_seeds_what_save_would_keep_for_the_users_page():
+    seeded = seed.seed(300, history=False)
+    profiles = list(
+        PaymentProfile.objects.filter(user__tenant=seeded.tenant).select_related(
+            "user__plan", "user__tenant"
+        )
+    )
+    fields = {f.attname for f in PaymentProfile._meta.concrete_fields}
+    if "status_rank" not in fields:
+        pytest.skip("the model keeps no sort keys")
+    from billing.models import STATUS_RANK
+
+    assert {p.tenant_id for p in profiles} == {seeded.tenant.pk}
+    assert all(p.status_rank == STATUS_RANK[p.status] for p in profiles)

@@ -127,7 +127,11 @@ class Recorder:
         def call(path, *args, **kwargs):
             response = send(path, *args, **kwargs)
             assert response.status_code < 500, path
-            self.pages.append((path, response.content.decode()))
+            if response.streaming:  # a CSV export: read as it streams
+                content = b"".join(response.streaming_content)
+            else:
+                content = response.content
+            self.pages.append((path, content.decode()))
             return response
 
         return call
@@ -179,6 +183,13 @@ def test_it_shows_the_card_number_and_cvc_nowhere(alice, bob, betty, operator, c
             as_alice.get(url)
         page = as_alice.get(detail).content.decode()
         assert "American Express ending in 8431" in page and "04/39" in page
+        # The Users page's CSV: the card as brand, last four and expiry, no more.
+        export = reverse("accounts:user_export")
+        as_alice.get(export)
+        as_alice.get(export, {"status": "active"})
+        exported = pages.pages[-1][1]
+        assert "Bob User,bob@acme.example,Cloud Pro,Credit Card,Active," in exported
+        assert ",American Express ending in 8431,04/39," in exported
 
         as_bob.get(reverse("accounts:home"))
         as_bob.get(edit)
@@ -191,6 +202,7 @@ def test_it_shows_the_card_number_and_cvc_nowhere(alice, bob, betty, operator, c
         assert (change.card_brand, change.card_last4) == ("Discover", "9424")
         review = reverse("billing:profile_change_review", args=[bob.pk])
         as_alice.get(users, {"status": "change_pending"})
+        as_alice.get(export, {"status": "change_pending"})
         as_alice.get(review)
         page = as_alice.get(review, **popup).content.decode()
         assert "Discover ending in 9424" in page and "American Express ending in 8431" in page
@@ -198,6 +210,7 @@ def test_it_shows_the_card_number_and_cvc_nowhere(alice, bob, betty, operator, c
         assert PaymentProfile.objects.get(user=bob).card_last4 == "9424"
         as_bob.get(edit)
         as_alice.get(history)
+        as_alice.get(reverse("accounts:user_export"))
 
         as_operator.get(reverse("admin:billing_paymentprofile_changelist"))
         as_operator.get(reverse("admin:billing_paymentprofile_change", args=[profile.pk]))

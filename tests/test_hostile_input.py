@@ -28,7 +28,7 @@ from mailer.models import Message
 
 from accounts.models import Plan, User
 from billing.models import INVOICE_FIELDS, Method, PaymentProfile, State
-from billing.services import payment_profile_submit
+from billing.services import payment_profile_activate, payment_profile_submit
 from tests.helpers import (
     CARD_POST,
     INVOICE_POST,
@@ -295,7 +295,8 @@ def test_change_plan(alice_client, bob, paid_plan, bundle, charlie, plan, next_u
             assert_refused_clearly(response, before)
             return
         assert_local_redirect(response)
-        assert changed_tables(before, db_snapshot()) <= {"User"}
+        # and the profile's copy of its status (not set up or not required: the plan's)
+        assert changed_tables(before, db_snapshot()) <= {"User", "PaymentProfile"}
         bob.refresh_from_db()
         assert bob.plan in (None, paid_plan, bundle)
 
@@ -336,7 +337,8 @@ def test_tenant_settings(alice_client, acme, flag):
         )
         # A checkbox: anything sent but "" or "false" means ticked. Never refused.
         assert_local_redirect(response)
-        assert changed_tables(before, db_snapshot()) <= {"Tenant"}
+        # and the profiles' copies of their status (not set up or not required)
+        assert changed_tables(before, db_snapshot()) <= {"Tenant", "PaymentProfile"}
         acme.refresh_from_db()
         assert acme.require_payment_profile == (flag.lower() not in ("", "false"))
 
@@ -444,8 +446,11 @@ def test_activate(alice_client, bob, make_profile, data):
         assert_no_raw_html(alice_client.get(response["Location"]).content.decode())
 
 
+USERS_PAGE_PARAMS = ["q", "status", "plan", "sort", "page", "size"]
+
+
 @HOSTILE_SETTINGS
-@given(params=st.dictionaries(st.sampled_from(["q", "status", "sort", "page"]), hostile_text))
+@given(params=st.dictionaries(st.sampled_from(USERS_PAGE_PARAMS), hostile_text))
 @example(params={"q": "\x00"})
 @example(params={"q": "bob\x00"})
 @example(params={"q": "<script>alert(1)</script>", "status": "pending"})
@@ -453,6 +458,11 @@ def test_activate(alice_client, bob, make_profile, data):
 @example(params={"q": "%", "status": "\x00", "sort": "\x00", "page": "\x00"})
 @example(params={"q": "_", "page": "9" * 5_000})
 @example(params={"q": "x" * HUGE, "page": "-1", "sort": "--name"})
+@example(params={"plan": "9" * 5_000, "size": "9" * 5_000})
+@example(params={"plan": "1 OR 1=1", "size": "-50"})
+@example(params={"plan": "٤", "size": "²5"})
+@example(params={"plan": "none\x00", "size": "100\x00"})
+@example(params={"plan": "<script>alert(1)</script>", "size": "0"})
 def test_the_users_page_search_filter_sort_and_page(alice_client, bob, make_profile, params):
     make_profile(bob, State.PENDING)
     with rolled_back():
@@ -468,6 +478,39 @@ def test_the_users_page_search_filter_sort_and_page(alice_client, bob, make_prof
         q = response.context["q"].casefold()
         for row in response.context["rows"]:
             assert q in row.user.name.casefold() or q in row.user.email.casefold()
+        # The plan is one of alice's tenant's, "none", or nothing; the size one of three.
+        plans = {
+            str(pk) for pk in Plan.objects.filter(tenant=bob.tenant).values_list("pk", flat=True)
+        }
+        assert response.context["plan"] in {"", "none", *plans}
+        assert response.context["size"] in (25, 50, 100)
+
+
+@pytest.fixture
+def other_tenants_plan(globex):
+    return Plan.objects.create(tenant=globex, name="Globex Gold", kind=Plan.Kind.SUBSCRIPTION)
+
+
+@HOSTILE_SETTINGS
+@given(params=st.dictionaries(st.sampled_from(USERS_PAGE_PARAMS), hostile_text))
+@example(params={"q": "\x00", "plan": "\x00"})
+@example(params={"q": "=cmd|' /C calc'!A0", "status": "pending"})
+@example(params={"plan": "9" * 5_000, "sort": "--name"})
+@example(params={"q": "x" * HUGE})
+def test_the_users_csv_export(alice_client, bob, make_profile, other_tenants_plan, params):
+    make_profile(bob, State.PENDING)
+    with rolled_back():
+        before = db_snapshot()
+        response = alice_client.get(reverse("accounts:user_export"), params)
+        assert response.status_code == 200
+        text = b"".join(response.streaming_content).decode()
+        assert text.startswith("\ufeffName,Email,")
+        assert "globex" not in text.casefold()  # another tenant's users: never
+        assert db_snapshot() == before
+    # Another tenant's plan id is ignored: as if no plan were asked for.
+    everyone = alice_client.get(reverse("accounts:user_export"))
+    foreign = alice_client.get(reverse("accounts:user_export"), {"plan": other_tenants_plan.pk})
+    assert b"".join(foreign.streaming_content) == b"".join(everyone.streaming_content)
 
 
 BULK = reverse("billing:bulk_confirm")
@@ -511,6 +554,59 @@ def test_bulk_actions(alice_client, bob, make_profile, data):
         assert_no_raw_html(followed.content.decode())
         if data.get("reason", "").strip() and "bulk" in response["Location"]:
             assert escape(data["reason"].strip()) in followed.content.decode()
+
+
+ACTIVITY_PARAMS = ["act", "user", "since", "until", "before", "after"]
+
+
+@HOSTILE_SETTINGS
+@given(params=st.dictionaries(st.sampled_from(ACTIVITY_PARAMS), hostile_text))
+@example(params={"user": "\x00", "since": "\x00", "before": "\x00"})
+@example(params={"user": "<script>alert(1)</script>", "act": "activate"})
+@example(params={"since": "2030-02-30", "until": "9999-12-31"})
+@example(params={"since": "0001-01-01", "until": "0001-01-01"})
+@example(params={"since": "2030-02-01", "until": "2030-01-01"})
+@example(params={"before": "99999999999999999.9999999999999999999", "after": "-1.-1"})
+@example(params={"before": "١٢٣.٤", "act": "' OR 1=1 --", "user": "%_"})
+@example(params={"user": "x" * HUGE, "until": "2030-01-01" * 1000})
+def test_the_activity_log_filters_and_pages(alice, alice_client, bob, make_profile, params):
+    """The page and its export answer any parameters with the page (a form error that
+    says what to fix, or the newest entries), never a 500, and change nothing."""
+    make_profile(bob, State.PENDING)
+    with rolled_back():
+        payment_profile_activate(actor=alice, user=bob)
+        before = db_snapshot()
+        response = alice_client.get(reverse("billing:activity"), params)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert_no_raw_html(html)
+        form = response.context["form"]
+        for messages in form.errors.values():
+            for message in messages:
+                assert not message.startswith(GENERIC_ERRORS), message
+                assert escape(message) in html
+        export = alice_client.get(reverse("billing:activity_export"), params)
+        if form.is_valid():
+            assert export.status_code == 200
+            assert b"".join(export.streaming_content).startswith(b"When,Act,")
+        else:
+            assert export.status_code == 302
+            assert export["Location"].startswith(reverse("billing:activity") + "?")
+        assert db_snapshot() == before
+
+
+@HOSTILE_SETTINGS
+@given(params=st.dictionaries(st.sampled_from(["before", "after", "next"]), hostile_text))
+@example(params={"before": "\x00", "after": "1.1"})
+@example(params={"before": "1" * HUGE})
+@example(params={"after": "0.0", "next": "javascript:alert(1)"})
+def test_the_history_pages(alice_client, bob, make_profile, params):
+    make_profile(bob, State.PENDING)
+    response = alice_client.get(reverse("billing:profile_history", args=[bob.pk]), params)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert_no_raw_html(html)
+    assert "javascript:" not in html
 
 
 # --- Login and terms (anonymous, and a user who has not accepted yet) ----------

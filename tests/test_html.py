@@ -6,6 +6,7 @@ of the checker: one start of the JVM, not one per page."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django_fsm_log.models import StateLog
 
 from accounts.models import User
 from billing.bulk import bulk_start
@@ -24,7 +26,7 @@ from billing.services import (
     payment_profile_deactivate,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST, PASSWORD, make_user
+from tests.helpers import INVOICE_POST, PASSWORD, bulk_users, make_user
 from tests.test_security import APP_URLS, ROLES, path_of
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "html"
@@ -89,6 +91,17 @@ def is_page(response) -> bool:
     return html and not response.has_header("Location") and bool(response.content.strip())
 
 
+def log_a_reminder(profile) -> None:
+    """One more entry in the profile's log (as "Remind my admins" writes one)."""
+    StateLog.objects.create(
+        content_object=profile,
+        by=profile.user,
+        source_state=profile.state,
+        state=profile.state,
+        transition="remind",
+    )
+
+
 def collect(cast: dict, folder: Path) -> list[Path]:
     """Writes every page state's HTML into ``folder``; returns the files."""
     written: list[Path] = []
@@ -119,6 +132,35 @@ def collect(cast: dict, folder: Path) -> list[Path]:
     save("not-found-404", response.content.decode())
     response = client_as(cast["alice"]).get(reverse("accounts:user_list"), {"q": "nobody"})
     save("user-list-no-match", response.content.decode())
+    # Page numbers and a filter with its count ("of"): 60 more users, 25 a page.
+    bulk_users(cast["alice"].tenant, 60)
+    params = {"q": "many", "plan": "none", "size": 25, "page": 2, "sort": "-name"}
+    response = client_as(cast["alice"]).get(reverse("accounts:user_list"), params)
+    assert 'aria-label="Pages"' in response.content.decode()
+    save("user-list-filtered-page-2", response.content.decode())
+    activity = reverse("billing:activity")
+    for state, params in (
+        ("filtered", {"act": "deactivate", "user": "bob", "since": "2020-01-01"}),
+        ("no-match", {"user": "nobody"}),
+        ("date-errors", {"since": "2030-02-01", "until": "2030-01-01"}),
+        ("bad-cursor", {"before": "nonsense"}),
+    ):
+        response = client_as(cast["alice"]).get(activity, params)
+        assert response.status_code == 200, state
+        save(f"activity-{state}", response.content.decode())
+    # Pages of more than one page: Newer and Older both there.
+    bob_profile = cast["bob"].payment_profile
+    for _ in range(60):
+        log_a_reminder(bob_profile)
+    for name, path in (
+        ("activity", activity),
+        ("profile-history", reverse("billing:profile_history", args=[bob_pk])),
+    ):
+        first = client_as(cast["alice"]).get(path).content.decode()
+        older = re.search(r'href="(\?[^"]*before=[^"]+)"', first)[1].replace("&amp;", "&")
+        second = client_as(cast["alice"]).get(path + older)
+        assert b"Newer</a>" in second.content, name
+        save(f"{name}-second-page", second.content.decode())
     for who, name, data in BAD_POSTS:
         args = [bob_pk] if name in ("accounts:user_plan", "billing:profile_deactivate") else []
         response = client_as(cast[who]).post(reverse(name, args=args), data)

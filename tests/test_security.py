@@ -239,7 +239,7 @@ def test_a_failure_of_ours_is_still_an_error_with_its_traceback(alice, caplog, m
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("accounts.views.user_list_for_admin", broken)
+    monkeypatch.setattr("accounts.views.user_list_page", broken)
     client = client_for(alice)
     client.raise_request_exception = False
     assert client.get(reverse("accounts:user_list")).status_code == 500
@@ -538,6 +538,8 @@ def test_every_page_of_a_logged_in_user_is_kept_out_of_caches(cast, make_profile
             reverse("accounts:user_plan", args=[cast["bob"].pk]),
             reverse("billing:profile_detail", args=[cast["bob"].pk]),
             reverse("billing:profile_history", args=[cast["bob"].pk]),
+            reverse("billing:activity"),
+            reverse("billing:activity_export"),
             reverse("accounts:tenant_settings"),
             "/no-such-page/",
         ],
@@ -637,6 +639,8 @@ EXPECTED: dict[str, dict[str, tuple]] = {
     "accounts:terms": {"GET": (L, H, H, H, H), "POST": (L, H, H, H, H)},
     "accounts:account": {"GET": (L, 200, 200, 200, 200), "POST": (L, 405, 405, 405, 405)},
     "accounts:user_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
+    # The CSV of the Users page's list: the same people, GET only.
+    "accounts:user_export": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
     "accounts:user_create": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, USERS, USERS, 403)},
     "accounts:user_plan": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, USERS, 404, 403)},
     "accounts:plan_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
@@ -707,6 +711,11 @@ EXPECTED: dict[str, dict[str, tuple]] = {
     "billing:bulk_confirm": {"GET": (L, 403, 400, 400, 403), "POST": (L, 403, B, USERS, 403)},
     "billing:bulk_detail": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, 405, 404, 403)},
     "billing:bulk_progress": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, 405, 404, 403)},
+    "billing:activity": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
+    "billing:activity_export": {
+        "GET": (L, 403, 200, 200, 403),
+        "POST": (L, 403, 405, 405, 403),
+    },
 }
 
 NEW_PASSWORD = "a much longer pass phrase 42"

@@ -12,6 +12,7 @@ import asyncio
 import email
 import email.policy
 import logging
+import re
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from django.conf import settings as django_settings
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
+from django.urls import reverse
 from mailer.models import RESULT_FAILURE, RESULT_SUCCESS, Message, MessageLog
 
 from billing.models import Method
@@ -35,7 +37,7 @@ from billing.services import (
     payment_profile_deactivate,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST, operator_env
+from tests.helpers import INVOICE_POST, client_for, operator_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SITE_URL = "https://ccm.example.test"
@@ -402,3 +404,32 @@ def test_a_message_sent_again_after_a_worker_was_killed_has_the_same_message_id(
     first, again = (message for _, message in smtp.received)
     assert first["Subject"] == again["Subject"] == "Set your password"
     assert first["Message-ID"] and first["Message-ID"] == again["Message-ID"]
+
+
+def test_the_history_page_follows_an_email_from_queued_to_deferred_to_delivered(
+    smtp, mail_worker, settings, alice, bob
+):
+    """The delivery status the user's history page shows is django-mailer's: queued
+    (not tried), deferred (failed attempts, retried), delivered (the server took it)."""
+    settings.MAILER_RETRY_INTERVAL = 0  # no backoff: the next run retries
+    payment_profile_activate_ready(alice, bob)
+    page = reverse("billing:profile_history", args=[bob.pk])
+    client = client_for(alice)
+
+    def status() -> str:
+        html = client.get(page).content.decode()
+        table = html.split("E-mails about this profile")[2].split("</table>")[0]
+        [row] = [r for r in table.split("<tr>") if "Your payment profile is active" in r]
+        return " ".join(re.sub(r"<[^>]+>", "", row.split("<td>")[4]).split())
+
+    assert status() == "Queued"
+    smtp.stop()
+    mail_worker()  # the server is down: deferred
+    assert re.fullmatch(
+        r"Deferred 1 failed attempt, the latest \S+ \S+ \S+; it is retried until delivered",
+        status(),
+    )
+    smtp.start()
+    mail_worker()  # retried and delivered
+    assert re.fullmatch(r"Delivered \S+ \S+ \S+", status())
+    assert [m["Subject"] for _, m in smtp.received] == ["[Acme] Your payment profile is active"]

@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime
 
 from django import template
-from django.utils import dateformat, timezone
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -18,8 +19,11 @@ register = template.Library()
 def timestamp(value: datetime.datetime | None, seconds: bool = False) -> str:
     if not value:
         return ""
-    shown = dateformat.format(
-        timezone.localtime(value), "Y-m-d H:i:s T" if seconds else "Y-m-d H:i T"
+    # strftime rather than dateformat: a fifth of the cost, on a tag the Users page
+    # prints 50 times. The zone's name is the local time's own (CET or CEST; in the
+    # hour that repeats when summer time ends, the one it is).
+    shown = timezone.localtime(value).strftime(
+        "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
     )
     machine = value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return format_html('<time datetime="{}">{}</time>', machine, shown)
+    return mark_safe(f'<time datetime="{machine}">{escape(shown)}</time>')

@@ -16,6 +16,7 @@ from tests.helpers import make_user
 def _with_change(profile: PaymentProfile) -> None:
     change = PendingChange.objects.create(method=Method.INVOICE, city="Ogden")
     PaymentProfile.objects.filter(pk=profile.pk).update(pending_change=change)
+    PaymentProfile.objects.filter(pk=profile.pk).refresh_sort_keys()  # as save() would
 
 
 def test_it_counts_pending_profiles_and_waiting_changes_of_the_tenant_only(
@@ -37,10 +38,12 @@ def test_it_counts_pending_profiles_and_waiting_changes_of_the_tenant_only(
     assert awaiting.total == 2
 
 
-def test_it_counts_a_row_that_is_both_in_each_count(acme, bob, make_profile):
+def test_it_counts_a_row_once_by_the_status_it_shows(acme, bob, make_profile):
+    # Pending with a change beside it (no service leaves a profile so): shown, and
+    # filtered on the Users page, as pending; counted so.
     _with_change(make_profile(bob, State.PENDING))
 
-    assert awaiting_admin(acme) == Awaiting(profiles=1, changes=1)
+    assert awaiting_admin(acme) == Awaiting(profiles=1, changes=0)
 
 
 def test_it_counts_nothing_when_nothing_waits(acme, alice, bob, make_profile):
@@ -55,8 +58,10 @@ def test_the_menu_badge_counts_to_its_cap_then_says_so(acme, alice, paid_plan, m
     users = [make_user(f"w{i}@acme.example", acme, plan=paid_plan) for i in range(5)]
     for count, user in enumerate(users[:3], start=1):
         PaymentProfile.objects.filter(user=user).update(state=State.PENDING)
+        PaymentProfile.objects.filter(user=user).refresh_sort_keys()  # as save() would
         assert awaiting_admin_badge(acme) == str(count)
     PaymentProfile.objects.filter(user__in=users).update(state=State.PENDING)
+    PaymentProfile.objects.filter(user__in=users).refresh_sort_keys()
     assert awaiting_admin_badge(acme) == "3+"
 
 

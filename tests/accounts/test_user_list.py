@@ -12,10 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.forms import SORT_VALUES
 from accounts.models import User
 from accounts.selectors import STATUS_FILTERS, user_list_for_admin
-from billing.models import Method, PaymentProfile, PendingChange, State
-from tests.helpers import client_for, links, make_user
+from billing.models import STATUS_ORDER, Method, PaymentProfile, PendingChange, State, Status
+from tests.helpers import bulk_users, client_for, links, make_user
 
 URL = reverse("accounts:user_list")
 
@@ -140,14 +141,16 @@ def test_the_pending_filter_is_labelled_pending_activation(cast):
         ("name", ["Alice Admin", "Betty Bundle", "Bob User", "Dora Admin"]),
         ("-name", ["Dora Admin", "Bob User", "Betty Bundle", "Alice Admin"]),
         ("email", ["Alice Admin", "Betty Bundle", "Bob User", "Dora Admin"]),
-        ("status", ["Bob User", "Alice Admin", "Betty Bundle", "Dora Admin"]),
-        ("-status", ["Dora Admin", "Betty Bundle", "Alice Admin", "Bob User"]),
-        ("plan", ["Bob User", "Alice Admin", "Betty Bundle", "Dora Admin"]),
+        # Workflow order (billing.models.STATUS_ORDER), not alphabetical: dora's
+        # pending, bob's active, alice's inactive, betty's not required (a bundle).
+        ("status", ["Dora Admin", "Bob User", "Alice Admin", "Betty Bundle"]),
+        ("-status", ["Betty Bundle", "Alice Admin", "Bob User", "Dora Admin"]),
+        # No plan ("Bundles only" in the row) sorts first, as NULL does in every sort.
+        ("plan", ["Dora Admin", "Bob User", "Alice Admin", "Betty Bundle"]),
         ("id; DROP TABLE", ["Alice Admin", "Betty Bundle", "Bob User", "Dora Admin"]),
     ],
 )
 def test_it_sorts_by_whitelisted_columns(cast, make_profile, sort, expected):
-    # status values sort as text: active < inactive < none < pending
     make_profile(cast["bob"], State.ACTIVE)
     make_profile(cast["dora"], State.PENDING)
     make_profile(cast["alice"], State.INACTIVE)
@@ -157,12 +160,12 @@ def test_it_sorts_by_whitelisted_columns(cast, make_profile, sort, expected):
     assert names == expected
 
 
-def test_it_sorts_by_last_change_with_never_changed_last(cast, make_profile):
+def test_it_sorts_by_last_change_with_never_changed_as_the_oldest(cast, make_profile):
     make_profile(cast["bob"], State.PENDING)
     response = client_for(cast["alice"]).get(URL, {"sort": "-changed"})
     assert _emails(response)[0] == "bob@acme.example"
     response = client_for(cast["alice"]).get(URL, {"sort": "changed"})
-    assert _emails(response)[0] == "bob@acme.example"
+    assert _emails(response)[-1] == "bob@acme.example"
 
 
 def test_it_pages_fifty_at_a_time_and_keeps_the_filter(cast, acme):
@@ -216,48 +219,58 @@ def _add_users(acme, plan, make_profile, count: int, start: int) -> None:
             PaymentProfile.objects.filter(pk=profile.pk).update(
                 card_exp_month=today.month, card_exp_year=today.year
             )
+        PaymentProfile.objects.filter(pk=profile.pk).refresh_sort_keys()  # after the UPDATEs
 
 
-# Every kind of Users page: filters, searches, sorts (each column, both ways), and a
-# page past the first. Each must cost the same few queries at 5 users and at 200.
+# Every kind of Users page: filters, searches, sorts (each column, both ways), page
+# sizes, and a page past the first. Each must cost the same few queries at 5 users
+# and at 200. ("paid": the paid plan's id, known only once the test runs.)
 PAGE_VARIANTS = [
     {},
     *({"status": status} for status in STATUS_FILTERS),
     {"q": "load"},
     {"q": "load0003@acme.example"},
-    {"sort": "-name"},
-    {"sort": "email"},
-    {"sort": "plan"},
-    {"sort": "method"},
-    {"sort": "-status"},
-    {"sort": "-changed"},
+    {"plan": "paid"},
+    {"plan": "none"},
+    {"plan": "paid", "sort": "-status"},
+    {"plan": "none", "status": "active", "sort": "method"},
+    *({"sort": sort} for sort in sorted(SORT_VALUES)),
     {"page": 3},
+    {"page": 2, "sort": "-status"},  # past the middle: read backwards
+    {"size": 25},
+    {"size": 100},
+    {"size": 100, "page": 2},
     {"q": "load", "status": "active", "sort": "-status", "page": 2},
+    {"q": "load", "status": "active", "plan": "paid", "size": 25, "page": 2},
 ]
+PAGE_QUERIES = 6  # session, user, plans (the Plan select), badge, count, the page's rows
+FILTERED_QUERIES = PAGE_QUERIES + 1  # and the tenant's total: "41 of 122 users"
 
 
 @pytest.mark.parametrize("params", PAGE_VARIANTS, ids=lambda p: urlencode(p) or "plain")
 def test_the_query_count_does_not_grow_with_the_users(
     cast, acme, paid_plan, make_profile, django_assert_max_num_queries, params
 ):
+    params = {k: paid_plan.pk if v == "paid" else v for k, v in params.items()}
+    filtered = any(params.get(key) for key in ("q", "status", "plan"))
+    most = FILTERED_QUERIES if filtered else PAGE_QUERIES
     client = client_for(cast["alice"])
     _add_users(acme, paid_plan, make_profile, 5, 0)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(most):
         client.get(URL, params)
     small = _users_page_queries(client, params)
 
     _add_users(acme, paid_plan, make_profile, 195, 5)
     assert User.objects.filter(tenant=acme).count() > 200
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(most):
         client.get(URL, params)
     assert _users_page_queries(client, params) == small
-    # And the same as the plain first page: no filter or sort adds a query.
-    assert small == _users_page_queries(client)
+    # And the same as the plain first page, but for the total a filter adds: no
+    # sort, page size or page adds a query.
+    assert small == _users_page_queries(client) + filtered
 
 
-@pytest.mark.parametrize(
-    "sort", ["name", "-name", "email", "-email", "plan", "method", "status", "-status", "-changed"]
-)
+@pytest.mark.parametrize("sort", sorted(SORT_VALUES))
 def test_the_pages_of_every_sort_add_up_to_the_whole_list(
     cast, acme, paid_plan, make_profile, sort
 ):
@@ -296,3 +309,268 @@ def test_card_expiring_lists_the_cards_that_end_within_30_days_with_the_expiry_i
     assert "Credit Card" in bob_row and "· expires 04/30" in bob_row
     assert "(card expiring)" in bob_row
     assert "· expires 06/30" in carol_row and "(card expiring)" not in carol_row
+
+
+# --- Counts, page numbers, page size, plan filter --------------------------------
+
+
+def _count_line(html: str) -> str:
+    match = re.search(r'<p class="mb-2" id="user-count">([^<]*)</p>', html)
+    assert match, "no count line"
+    return match.group(1)
+
+
+def test_it_counts_the_users_and_when_filtered_says_of_how_many(cast, charlie):
+    client = client_for(cast["alice"])
+    assert _count_line(client.get(URL).content.decode()) == "4 users"
+    assert _count_line(client.get(URL, {"q": "bob"}).content.decode()) == "1 of 4 users"
+    assert _count_line(client.get(URL, {"q": "nobody"}).content.decode()) == "0 of 4 users"
+    # Sort, page size and page filter nothing: no "of".
+    plain = client.get(URL, {"sort": "-email", "size": 25, "page": 1}).content.decode()
+    assert _count_line(plain) == "4 users"
+    # A tenant of one.
+    alone = client_for(charlie)
+    assert _count_line(alone.get(URL).content.decode()) == "1 user"
+    assert _count_line(alone.get(URL, {"q": "charlie"}).content.decode()) == "1 of 1 user"
+    assert _count_line(alone.get(URL, {"q": "zzz"}).content.decode()) == "0 of 1 user"
+
+
+def test_the_count_groups_thousands(cast, acme):
+    bulk_users(acme, 1000, prefix="bulk")
+    html = client_for(cast["alice"]).get(URL, {"q": "bulk"}).content.decode()
+    assert _count_line(html) == "1,000 of 1,004 users"
+
+
+def _pagination(html: str) -> str:
+    match = re.search(r'<nav [^>]*aria-label="Pages">(.*?)</nav>', html, re.S)
+    assert match, "no pagination"
+    return match.group(1)
+
+
+def _page_items(html: str) -> list[tuple[str, str, str]]:
+    """(text, href or "" for no link, the item's classes) of each pagination item."""
+    items = []
+    for classes, inner in re.findall(
+        r'<li class="page-item([^"]*)"[^>]*>(.*?)</li>', _pagination(html), re.S
+    ):
+        href = re.search(r'href="([^"]*)"', inner)
+        text = " ".join(re.sub(r"<[^>]+>", "", inner).split())
+        items.append((text, href[1].replace("&amp;", "&") if href else "", classes.strip()))
+    return items
+
+
+@pytest.fixture
+def many(cast, acme):
+    """130 more users: 134 in all, 6 pages of 25."""
+    bulk_users(acme, 130)
+    return client_for(cast["alice"])
+
+
+def test_the_pages_have_first_previous_numbers_next_and_last(many):
+    html = many.get(URL, {"size": 25, "page": 3, "q": "a", "sort": "-name"}).content.decode()
+    base = "?q=a&sort=-name&size=25&"
+    assert _page_items(html) == [
+        ("First", base + "page=1", ""),
+        ("Previous", base + "page=2", ""),
+        ("Page 1", base + "page=1", "d-none d-sm-block"),  # hidden on a phone
+        ("Page 2", base + "page=2", ""),
+        ("Page 3", "", "active"),
+        ("Page 4", base + "page=4", ""),
+        ("Page 5", base + "page=5", "d-none d-sm-block"),
+        ("…", "", "disabled d-none d-sm-block"),
+        ("Next", base + "page=4", ""),
+        ("Last", base + "page=6", ""),
+    ]
+    assert '<span class="page-link" aria-current="page">' in _pagination(html)
+    assert html.count('aria-current="page"') == 2  # the page, and Users in the admin menu
+    assert "Page 3 of 6" in html
+
+
+def test_the_first_and_last_pages_have_nothing_before_or_after(many):
+    first = _page_items(many.get(URL, {"size": 25}).content.decode())
+    assert [item[0] for item in first] == [
+        "First",
+        "Previous",
+        "Page 1",
+        "Page 2",
+        "Page 3",
+        "…",
+        "Next",
+        "Last",
+    ]
+    assert first[0] == ("First", "", "disabled") and first[1] == ("Previous", "", "disabled")
+    last = _page_items(many.get(URL, {"size": 25, "page": 6}).content.decode())
+    assert [item[0] for item in last] == [
+        "First",
+        "Previous",
+        "…",
+        "Page 4",
+        "Page 5",
+        "Page 6",
+        "Next",
+        "Last",
+    ]
+    assert last[-2:] == [("Next", "", "disabled"), ("Last", "", "disabled")]
+    # One page: no pagination at all.
+    assert 'aria-label="Pages"' not in many.get(URL, {"size": 100, "q": "many00"}).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("size", "rows"), [("25", 25), ("50", 50), ("100", 100), ("30", 50), ("", 50), ("1e2", 50)]
+)
+def test_it_shows_25_50_or_100_a_page_and_50_for_anything_else(many, size, rows):
+    response = many.get(URL, {"size": size})
+    assert len(_emails(response)) == rows
+    assert response.context["size"] == rows
+    assert f'<option value="{rows}" selected>{rows}</option>' in response.content.decode()
+
+
+def test_every_link_keeps_the_page_size_and_the_filters(many, paid_plan):
+    params = {"size": 25, "q": "a", "status": "not_required", "plan": "none", "sort": "email"}
+    html = many.get(URL, params).content.decode()
+    sort_links = re.findall(r'<a class="sort-link" href="([^"]*)"', html)
+    assert sort_links and all(
+        link.startswith("?q=a&amp;status=not_required&amp;plan=none&amp;size=25&amp;sort=")
+        for link in sort_links
+    )
+    pages = [href for _text, href, _classes in _page_items(html) if href]
+    assert pages and all(
+        href.startswith("?q=a&status=not_required&plan=none&sort=email&size=25&page=")
+        for href in pages
+    )
+    # The filter form sends the page size and the sort along with what it filters.
+    assert '<input type="hidden" name="sort" value="email">' in html
+    # The export takes the filters and the sort: all of the list, not a page of it.
+    export = reverse("accounts:user_export")
+    assert (
+        f'href="{export}?q=a&amp;status=not_required&amp;plan=none&amp;sort=email">Export CSV'
+        in html
+    )
+
+
+def test_the_plain_page_links_carry_no_defaults(many):
+    html = many.get(URL).content.decode()
+    assert f'href="{reverse("accounts:user_export")}">Export CSV' in html
+    assert 'href="?page=2"' in html
+    assert 'href="?sort=-name"' in html
+
+
+@pytest.fixture
+def globex_plan(globex):
+    from accounts.models import Plan
+
+    return Plan.objects.create(tenant=globex, name="Globex Gold", kind=Plan.Kind.SUBSCRIPTION)
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"),
+    [
+        ("paid", ["bob@acme.example"]),
+        ("bundle", ["alice@acme.example", "betty@acme.example"]),
+        ("none", ["dora@acme.example"]),  # no plan: the page says "Bundles only"
+        (
+            "globex",
+            ["alice@acme.example", "betty@acme.example", "bob@acme.example", "dora@acme.example"],
+        ),
+        (
+            "987654",
+            ["alice@acme.example", "betty@acme.example", "bob@acme.example", "dora@acme.example"],
+        ),
+        (
+            "x",
+            ["alice@acme.example", "betty@acme.example", "bob@acme.example", "dora@acme.example"],
+        ),
+        ("", ["alice@acme.example", "betty@acme.example", "bob@acme.example", "dora@acme.example"]),
+    ],
+)
+def test_it_filters_by_plan(cast, paid_plan, bundle, globex_plan, charlie, plan, expected):
+    value = {"paid": paid_plan.pk, "bundle": bundle.pk, "globex": globex_plan.pk}.get(plan, plan)
+    response = client_for(cast["alice"]).get(URL, {"plan": value})
+    assert response.status_code == 200
+    assert sorted(_emails(response)) == expected
+    # Another tenant's plan, or none of the tenant's: ignored, as if not given.
+    shown = response.context["plan"]
+    assert shown == ("" if plan in ("globex", "987654", "x", "") else str(value))
+    html = response.content.decode()
+    assert _count_line(html) == (f"{len(expected)} of 4 users" if shown else "4 users")
+
+
+def test_the_plan_select_lists_the_tenants_plans_and_no_plan(cast, paid_plan, bundle, globex_plan):
+    html = client_for(cast["alice"]).get(URL, {"plan": bundle.pk}).content.decode()
+    select = re.search(
+        r'<select class="form-select" id="user-plan" name="plan">(.*?)</select>', html, re.S
+    )[1]
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select)
+    assert options == [
+        ("", "", "All"),
+        (str(paid_plan.pk), "", "Cloud Pro"),
+        (str(bundle.pk), " selected", "Starter Bundle"),
+        ("none", "", "Bundles only (no plan)"),
+    ]
+    assert "Globex Gold" not in html
+    assert '<label class="form-label" for="user-plan">Plan</label>' in html
+
+
+def test_the_status_select_offers_every_status_filter(cast):
+    html = client_for(cast["alice"]).get(URL).content.decode()
+    select = re.search(
+        r'<select class="form-select" id="user-status" name="status">(.*?)</select>', html, re.S
+    )[1]
+    values = re.findall(r'<option value="([^"]*)"', select)
+    assert values == ["", *STATUS_FILTERS]
+    for label in ("Awaiting an admin", "Held at the gate", "Change pending", "Declined"):
+        assert f">{label}</option>" in select
+
+
+def test_the_filters_apply_on_change_with_script_and_with_the_button_without(cast):
+    html = client_for(cast["alice"]).get(URL).content.decode()
+    form = re.search(r'<form method="get"[^>]*>(.*?)</form>', html, re.S)
+    assert "data-apply-on-change" in form[0]
+    assert '<button class="btn btn-outline-primary" type="submit">Apply</button>' in form[1]
+    assert '<script src="/static/js/user-filters.js"></script>' in html
+def _workflow_key(user: User) -> tuple:
+    """The status sort's order, worked out here from the status each row shows."""
+    profile = user.payment_profile
+    changed = profile.state_changed_at
+    return (STATUS_ORDER.index(profile.status), changed is not None, changed, user.pk)
+
+
+def test_the_status_sort_is_in_workflow_order_both_ways_and_across_pages(
+    cast, acme, paid_plan, make_profile
+):
+    """110 users in every status (two pages and a bit), sorted by status: pending
+    first, then change pending, declined, not set up, active, inactive, not
+    required; within a status the longest unchanged first. Descending is the exact
+    reverse. Reading page by page crosses status boundaries with no row twice or
+    missing."""
+    _add_users(acme, paid_plan, make_profile, 110, 0)
+    users = User.objects.filter(tenant=acme).select_related(
+        "tenant", "plan", "payment_profile__pending_change"
+    )
+    expected = [user.email for user in sorted(users, key=_workflow_key)]
+    shown = {user.payment_profile.status for user in users}
+    assert shown == set(Status)  # every status is on the list
+    client = client_for(cast["alice"])
+    for sort, order in (("status", expected), ("-status", expected[::-1])):
+        paged = []
+        for page in (1, 2, 3):
+            paged += _emails(client.get(URL, {"sort": sort, "page": page}))
+        assert paged == order, sort
+    first = _emails(client.get(URL, {"sort": "status"}))
+    statuses = [users.get(email=email).payment_profile.status for email in first]
+    assert statuses[0] == Status.PENDING
+    assert statuses == sorted(statuses, key=STATUS_ORDER.index)
+
+
+@pytest.mark.parametrize("few", [0, 5000], ids=["walking the users", "from the status index"])
+@pytest.mark.parametrize("status", [key for key in STATUS_FILTERS if key in set(Status)])
+def test_each_status_filter_shows_exactly_the_rows_with_that_badge(
+    cast, acme, paid_plan, make_profile, monkeypatch, status, few
+):
+    monkeypatch.setattr("accounts.selectors.FEW", few)  # either way of reading the keys
+    _add_users(acme, paid_plan, make_profile, 14, 0)
+    users = User.objects.filter(tenant=acme).select_related("tenant", "plan", "payment_profile")
+    expected = sorted(user.email for user in users if user.payment_profile.status == status)
+    assert expected
+    response = client_for(cast["alice"]).get(URL, {"status": status})
+    assert sorted(_emails(response)) == expected

@@ -1,20 +1,24 @@
 """A bulk act costs about what the same single acts cost (the issue: at most 1.5x).
 
-`make bench` reports it at 1,000 profiles on both databases; this keeps the ratio
-true in the suite, with fewer rows (BULK_SPEED_ROWS to change)."""
+Time is measured in `make bench` (1,000 profiles, both databases, bulk_run against
+1,000 single calls in the same run), not here: a timed assertion flakes on a busy
+machine. What the suite proves is the cause of the cost, the queries: a bulk act
+issues per row the single act's queries plus a fixed few (its savepoint and the
+row's outcome), and a constant number for the whole action."""
 
 from __future__ import annotations
 
-import os
-import time
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from billing.bulk import bulk_run
 from billing.models import PaymentProfile, State
 from billing.services import payment_profile_activate
 
-ROWS = int(os.environ.get("BULK_SPEED_ROWS", "100"))
-ROUNDS = int(os.environ.get("BULK_SPEED_ROUNDS", "3"))
+ROWS = 20
+EXTRA_PER_ROW = 3  # savepoint, its release, the row's outcome
+EXTRA_PER_ACTION = 15  # the action's own rows, its claim and its totals (13 today)
 
 
 def _pending_users(tenant, prefix: str) -> list[User]:
@@ -27,27 +31,17 @@ def _pending_users(tenant, prefix: str) -> list[User]:
     return list(User.objects.filter(email__startswith=prefix).order_by("pk"))
 
 
-def test_a_bulk_activation_costs_at_most_one_and_a_half_single_ones(acme, alice, capsys):
-    """Measured in turns (single, bulk, single, bulk) and compared at their best, so a
-    burst of load on a shared machine during one of them does not decide it."""
-    singles, bulks = [], []
-    for turn in range(ROUNDS):
-        users = _pending_users(acme, f"single{turn}-")
-        started = time.perf_counter()
+def test_a_bulk_activation_issues_the_single_acts_queries_and_a_few_more(acme, alice):
+    # One act first, so both measurements find the same caches warm (content types).
+    payment_profile_activate(actor=alice, user=_pending_users(acme, "warm-")[0])
+    users = _pending_users(acme, "single-")
+    with CaptureQueriesContext(connection) as single:
         for user in users:
             payment_profile_activate(actor=alice, user=user)
-        singles.append(time.perf_counter() - started)
 
-        users = _pending_users(acme, f"bulk{turn}-")
-        started = time.perf_counter()
+    users = _pending_users(acme, "bulk-")
+    with CaptureQueriesContext(connection) as bulk:
         result = bulk_run(actor=alice, act="activate", user_ids=[u.pk for u in users])
-        bulks.append(time.perf_counter() - started)
-        assert result.changed == ROWS
-
-    single, bulk = min(singles), min(bulks)
-    with capsys.disabled():
-        print(
-            f"\n{ROWS} activations: single calls {single * 1000:.0f} ms, "
-            f"bulk_run {bulk * 1000:.0f} ms, ratio {bulk / single:.2f} (best of {ROUNDS})"
-        )
-    assert bulk / single <= 1.5
+    assert result.changed == ROWS
+    budget = len(single) + ROWS * EXTRA_PER_ROW + EXTRA_PER_ACTION
+    assert len(bulk) <= budget, (len(single), len(bulk))

@@ -16,7 +16,15 @@ from mailer.models import Message
 from accounts.models import User
 from billing.bulk import run_bulk_actions
 from billing.models import BulkAction, PaymentProfile, State
-from tests.helpers import buttons, client_for, db_snapshot, make_user, messages_of, state_of
+from tests.helpers import (
+    buttons,
+    bulk_users,
+    client_for,
+    db_snapshot,
+    make_user,
+    messages_of,
+    state_of,
+)
 
 CONFIRM = reverse("billing:bulk_confirm")
 POPUP = {"X-Requested-With": "fetch"}
@@ -233,11 +241,14 @@ def test_the_users_page_has_a_checkbox_per_row_and_the_bulk_bar(people, alice):
     assert "Select all" not in html.split('id="bulk-form"')[1].split("</form>")[0]  # one page
 
 
-def test_the_users_page_offers_all_matching_when_there_are_more(people, alice, acme, monkeypatch):
-    monkeypatch.setattr("accounts.views.USERS_PER_PAGE", 2)
-    html = client_for(alice).get(reverse("accounts:user_list") + "?status=pending").content
-    html = html.decode()
-    assert "Select all 5 matching" in html
+def test_the_users_page_offers_all_matching_when_there_are_more(people, alice, acme):
+    many = bulk_users(acme, 25, prefix="more")
+    profiles = PaymentProfile.objects.filter(user__in=many)
+    profiles.update(state=State.PENDING)
+    profiles.refresh_sort_keys()
+    url = reverse("accounts:user_list") + "?status=pending&size=25"
+    html = client_for(alice).get(url).content.decode()
+    assert "Select all 30 matching" in html
     assert '<input type="hidden" name="status" value="pending">' in html
 
 

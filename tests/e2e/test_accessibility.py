@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django_fsm_log.models import StateLog
 from playwright.sync_api import BrowserContext, Page, expect
 
 from accounts.models import User
@@ -26,10 +27,22 @@ from tests.e2e.checks import PHONE, Findings, check_page, inside_viewport
 from tests.e2e.conftest import ROOT
 from tests.e2e.steps import log_in
 from tests.e2e.test_card_expiry import on_expiring_card
-from tests.helpers import INVOICE_POST, make_user
+from tests.helpers import INVOICE_POST, bulk_users, make_user
 
 REPORT = ROOT / "artifacts" / "a11y"
 CARD = {"Cardholder Name": "Bob User", "Card Number": "4242 4242 4242 4241", "CVC": "123"}
+
+
+def log_a_reminder(user: User) -> None:
+    """One more entry in the user's profile log, as "Remind my admins" writes one."""
+    profile = user.payment_profile
+    StateLog.objects.create(
+        content_object=profile,
+        by=user,
+        source_state=profile.state,
+        state=profile.state,
+        transition="remind",
+    )
 
 
 def row(page: Page, email: str):
@@ -236,9 +249,20 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
         ("settings", "/admin/settings/"),
         ("users, no match", "/admin/users/?q=nobody"),
         ("API tokens", "/admin/api-tokens/"),
+        ("activity", "/admin/activity/"),
+        ("activity, filtered", "/admin/activity/?act=activate&user=carol&since=2020-01-01"),
+        ("activity, date errors", "/admin/activity/?since=2030-02-01&until=2030-01-01"),
+        ("activity, no match", "/admin/activity/?user=nobody"),
     ]:
         admin.goto(path)
         check(admin, state)
+    # A history of more than one page: its second page, with Newer and Older.
+    for _ in range(60):
+        log_a_reminder(people["carol"])
+    admin.goto(f"/admin/users/{carol_pk}/history/")
+    admin.get_by_role("link", name="Older").click()
+    expect(admin.get_by_role("link", name="Newer")).to_be_visible()
+    check(admin, "history, second page")
     admin.goto(f"/admin/users/{bob_pk}/decline/")
     admin.get_by_role("button", name="Decline").click()
     check(admin, "decline page, no reason")
@@ -279,6 +303,18 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     running, _ = bulk_start(actor=people["alice"], act="deactivate", user_ids=[bob_pk])
     admin.goto(f"/admin/users/bulk/{running.pk}/")
     check(admin, "bulk progress")
+
+    # A tenant of many: the page numbers (the outer ones hidden on a phone), and a
+    # filter with its count ("61 of 134 users"). Last, so the states above stay small.
+    bulk_users(people["bob"].tenant, 130, plan=people["bob"].plan)
+    plan = people["bob"].plan.pk
+    for state, path in [
+        ("users, page 3 of 6", "/admin/users/?size=25&page=3"),
+        ("users, filtered, page 2 of 3", f"/admin/users/?plan={plan}&status=none&size=25&page=2"),
+    ]:
+        admin.goto(path)
+        expect(admin.get_by_role("navigation", name="Pages")).to_be_visible()
+        check(admin, state)
 
     REPORT.mkdir(parents=True, exist_ok=True)
     report = {"problems": findings.problems, "widths": findings.widths, "boxes": boxes}
