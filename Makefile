@@ -73,7 +73,8 @@ lock:
 clean:
 	rm -rf $(VENV) staticfiles artifacts .pytest_cache
 
-## bench: set up, then benchmark the Users page and the transitions at 1,000-100,000 users
-##        (not part of `make test`; BENCH_ARGS="--quick" for CI; DATABASE_URL for PostgreSQL)
+## bench: set up, then benchmark the Users page and the rest of issue 12's targets at
+##        1,000-1,000,000 users on SQLite and PostgreSQL in one run (not part of `make test`;
+##        BENCH_ARGS="--quick" for CI; BENCH_DATABASE_URL or DATABASE_URL for the PostgreSQL server)
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)

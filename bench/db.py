@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 SQLITE_PATH = BENCH_DIR / "bench.sqlite3"
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,38 @@ class BenchDatabase:
     maintenance_url: str = ""  # PostgreSQL: where CREATE/DROP DATABASE run
 
     @classmethod
+    def sqlite(cls) -> BenchDatabase:
+        """bench/bench.sqlite3, or bench/<BENCH_DB_NAME>.sqlite3 (two runs at once)."""
+        name = os.environ.get("BENCH_DB_NAME", "")
+        path = SQLITE_PATH.with_name(f"{name}.sqlite3") if name else SQLITE_PATH
+        return cls(vendor="sqlite", url=f"sqlite:///{path}", name=str(path))
+
+    @staticmethod
+    def postgres_source() -> str:
+        """The PostgreSQL server to bench on: BENCH_DATABASE_URL, else DATABASE_URL if
+        it is PostgreSQL, else the local default if it answers; "" when none answers."""
+        import psycopg2
+
+        candidates = [
+            os.environ.get("BENCH_DATABASE_URL", "").strip(),
+            os.environ.get("DATABASE_URL", "").strip(),
+            DEFAULT_POSTGRES,
+        ]
+        for url in candidates:
+            if not url.startswith("postgres"):
+                continue
+            try:
+                psycopg2.connect(url, connect_timeout=3).close()
+            except psycopg2.Error:
+                continue
+            return url
+        return ""
+
+    @classmethod
     def from_env(cls) -> BenchDatabase:
         source = os.environ.get("DATABASE_URL", "").strip()
         if not source:
-            return cls(vendor="sqlite", url=f"sqlite:///{SQLITE_PATH}", name=str(SQLITE_PATH))
+            return cls.sqlite()
         parts = urlsplit(source)
         if not parts.scheme.startswith("postgres"):
             raise SystemExit(
@@ -44,6 +73,21 @@ class BenchDatabase:
             maintenance_url=urlunsplit(parts._replace(path="/postgres")),
         )
 
+    def sibling(self, suffix: str) -> BenchDatabase:
+        """A second throwaway database beside this one (the multi-tenant case)."""
+        if self.vendor == "sqlite":
+            here = Path(self.name)
+            path = here.with_name(f"{here.stem}-{suffix}{here.suffix}")
+            return BenchDatabase(vendor="sqlite", url=f"sqlite:///{path}", name=str(path))
+        name = f"{self.name}_{suffix}"
+        parts = urlsplit(self.url)
+        return BenchDatabase(
+            vendor="postgresql",
+            url=urlunsplit(parts._replace(path=f"/{name}")),
+            name=name,
+            maintenance_url=self.maintenance_url,
+        )
+
     def recreate(self) -> None:
         """An empty database. Django's connections must be closed first."""
         self.drop()
@@ -53,7 +97,7 @@ class BenchDatabase:
     def drop(self) -> None:
         if self.vendor == "sqlite":
             for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
+                Path(f"{self.name}{suffix}").unlink(missing_ok=True)
         else:
             self._maintenance(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 

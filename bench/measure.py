@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -24,11 +24,13 @@ from django.test.utils import CaptureQueriesContext
 @dataclass
 class Page:
     key: str  # e.g. "a_first"
-    group: str  # "a" Users page, "b" Django admin, "c" floor, "s" sorts, "p" the API
+    group: str  # "a" Users page, "s" its sorts, "b" Django admin, "c"/"d" floors,
+    # "h" history pages, "p" the API
     label: str
     url: str
     client: Client
     check: Callable[[str], str] | None = None  # returns a problem, or ""
+    db: object = None  # a DatabaseWrapper to serve it from, instead of the default one
 
 
 @dataclass
@@ -62,11 +64,18 @@ class Budget:
     warmup_rounds: int = 3
 
 
-FULL = Budget(min_rounds=40, min_seconds=8, max_rounds=300, max_seconds=60)
+FULL = Budget(min_rounds=30, min_seconds=8, max_rounds=300, max_seconds=40)
+# Bigger tenants: some views take seconds at a million users; fewer rounds, still
+# round-robin, so the ratios stay fair.
+LARGE = Budget(min_rounds=12, min_seconds=5, max_rounds=200, max_seconds=40)
+HUGE = Budget(min_rounds=3, min_seconds=0, max_rounds=50, max_seconds=25, warmup_rounds=1)
+MULTI = Budget(min_rounds=30, min_seconds=6, max_rounds=300, max_seconds=30)
 QUICK = Budget(min_rounds=10, min_seconds=0.5, max_rounds=40, max_seconds=4, warmup_rounds=2)
 
 
 def _get(page: Page):
+    if page.db is not None:
+        connections["default"] = page.db  # the views read `connection`: this one now
     return page.client.get(page.url)
 
 

@@ -1,4 +1,4 @@
-"""The app's URLs plus the floor: a bench-only route the app never serves."""
+"""The app's URLs plus the floors: bench-only routes the app never serves."""
 
 from django.urls import path
 
@@ -7,6 +7,6 @@ from ccm.urls import urlpatterns as app_urlpatterns
 
 urlpatterns = [
     path("bench/floor/", views.floor, name="bench_floor"),
-    path("bench/floor-bytes/", views.floor_bytes, name="bench_floor_bytes"),
+    path("bench/floor-bytes/", views.floor_bytes, name="floor_bytes"),
     *app_urlpatterns,
 ]
