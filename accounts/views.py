@@ -94,8 +94,6 @@ def account(request: HttpRequest) -> HttpResponse:
 # --- Admin area ---------------------------------------------------------------
 
 
-
-
 @tenant_admin_required
 @require_GET
 def user_list(request: HttpRequest) -> HttpResponse:

@@ -528,6 +528,8 @@ def test_the_filters_apply_on_change_with_script_and_with_the_button_without(cas
     assert "data-apply-on-change" in form[0]
     assert '<button class="btn btn-outline-primary" type="submit">Apply</button>' in form[1]
     assert '<script src="/static/js/user-filters.js"></script>' in html
+
+
 def _workflow_key(user: User) -> tuple:
     """The status sort's order, worked out here from the status each row shows."""
     profile = user.payment_profile

@@ -17,8 +17,8 @@ from accounts.models import User
 from billing.bulk import run_bulk_actions
 from billing.models import BulkAction, PaymentProfile, State
 from tests.helpers import (
-    buttons,
     bulk_users,
+    buttons,
     client_for,
     db_snapshot,
     make_user,
