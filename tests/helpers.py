@@ -151,4 +151,6 @@ def bulk_users(tenant: Tenant, count: int, *, prefix: str = "many", plan=None) -
     if not all(user.pk for user in users):  # a database that returns no ids on insert
         users = list(User.objects.filter(email__startswith=prefix, tenant=tenant))
     PaymentProfile.objects.bulk_create(PaymentProfile(user=user) for user in users)
+    # bulk_create skips save(): the copies the Users page sorts and filters by.
+    PaymentProfile.objects.filter(user__in=users).refresh_sort_keys()
     return users

@@ -111,7 +111,7 @@ def test_the_admin_filters_the_log_pages_through_it_and_exports_it(
         page.get_by_role("link", name="Export CSV").click()
     download = download_info.value
     assert download.suggested_filename.startswith("activity-acme-")
-    rows = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    rows = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8-sig"))))
     assert rows[0][:3] == ["When", "Act", "Whose profile"]
     assert [row[-1] for row in rows[1:]] == [f"save {i}" for i in range(5)]
     assert rows[1][0] == "2030-03-01T13:00:00+01:00"  # noon UTC, in Berlin

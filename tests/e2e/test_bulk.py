@@ -15,7 +15,9 @@ from tests.helpers import make_user
 
 
 def pending(*users: User) -> None:
-    PaymentProfile.objects.filter(user__in=users).update(state=State.PENDING)
+    profiles = PaymentProfile.objects.filter(user__in=users)
+    profiles.update(state=State.PENDING)
+    profiles.refresh_sort_keys()  # the copies the Users page sorts and filters by
 
 
 def many_pending(tenant, count: int, prefix: str = "crowd") -> list[User]:
