@@ -494,11 +494,19 @@ def _copy_text(value) -> str:
 
 
 class _fast_writes:
-    """For the throwaway bench database only: no journal or synchronous commit while seeding."""
+    """For the throwaway bench database only: no journal or synchronous commit while
+    seeding, and the connection's own settings back afterwards. Back as they were,
+    not as a default: an in-memory SQLite database (the test suite's) keeps journal
+    mode OFF when asked for DELETE, and without a journal ROLLBACK does nothing, so
+    every later test's rows would stay."""
 
     def __enter__(self):
         with connection.cursor() as cursor:
             if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA journal_mode")
+                self.journal_mode = cursor.fetchone()[0]
+                cursor.execute("PRAGMA synchronous")
+                self.synchronous = cursor.fetchone()[0]
                 cursor.execute("PRAGMA journal_mode=OFF")
                 cursor.execute("PRAGMA synchronous=OFF")
                 cursor.execute("PRAGMA cache_size=-200000")
@@ -509,8 +517,8 @@ class _fast_writes:
     def __exit__(self, *exc):
         with connection.cursor() as cursor:
             if connection.vendor == "sqlite":
-                cursor.execute("PRAGMA journal_mode=DELETE")
-                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.execute(f"PRAGMA journal_mode={self.journal_mode}")
+                cursor.execute(f"PRAGMA synchronous={int(self.synchronous)}")
             else:
                 cursor.execute("SET synchronous_commit = on")
         return False

@@ -135,3 +135,24 @@ def test_it_seeds_what_save_would_keep_for_the_users_page():
 
     assert {p.tenant_id for p in profiles} == {seeded.tenant.pk}
     assert all(p.status_rank == STATUS_RANK[p.status] for p in profiles)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_seed_gives_the_connection_its_journal_back():
+    """Without a journal a ROLLBACK does nothing: every later test's rows would stay
+    (an in-memory SQLite database keeps OFF when asked for DELETE)."""
+    from django.db import connection
+
+    def settings_now():
+        with connection.cursor() as cursor:
+            if connection.vendor != "sqlite":
+                cursor.execute("SHOW synchronous_commit")
+                return cursor.fetchone()
+            cursor.execute("PRAGMA journal_mode")
+            journal = cursor.fetchone()
+            cursor.execute("PRAGMA synchronous")
+            return journal, cursor.fetchone()
+
+    before = settings_now()
+    seed.seed(120, long_history=5)
+    assert settings_now() == before
