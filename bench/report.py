@@ -18,7 +18,10 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-TARGET_QUERIES = 6
+# The Users page's queries, the same at every size: session, user, the Admin menu's
+# count, the tenant's plans (the Plan filter's list), the count, the rows; and on a
+# filtered page the tenant's total ("41 of 122 users"). Was 6 before the plan filter.
+TARGET_QUERIES = 7
 TARGET_VS_ADMIN = 1.0
 TARGET_VS_FLOOR = 2.0  # (a)/(c), every Users page view, 100,000 users and up
 TARGET_VS_BYTES = 4.0  # (a)/(d), first page, 100,000 users
@@ -266,7 +269,8 @@ def targets(results, multi=None) -> list[tuple[bool, str]]:
                 out.append((False, f"{r.n:,} users, {t.page.label}: {t.queries} queries"))
         counted = [t.queries for t in users_pages if not t.problem]
         if counted and max(counted) <= TARGET_QUERIES:
-            out.append((True, f"{r.n:,} users: Users page, at most {max(counted)} queries (≤ 6)"))
+            most = f"at most {max(counted)} queries (≤ {TARGET_QUERIES})"
+            out.append((True, f"{r.n:,} users: Users page, {most}"))
         if r.n >= RATIO_FROM:
             for a, b in PAIRS:
                 x = ratio(r, a, b)
