@@ -59,13 +59,18 @@ SYSTEM_ACTS = frozenset({"expire", "setup_reminder", "card_warning"})
 
 
 def label_entries(entries: list[StateLog]) -> list[StateLog]:
-    """Gives each entry `act_label`, `by_system`, `source_label` and `target_label`
-    (the states' names as the Users page shows them: a decline leads to "Declined")
-    without the per-row content-type lookups of ``StateLog.get_state_display``."""
+    """Gives each entry `act_label`, `by_system`, `who` (the actor's name or e-mail,
+    "the system", or ""), `source_label` and `target_label` (the states' names as the
+    Users page shows them: a decline leads to "Declined") without the per-row
+    content-type lookups of ``StateLog.get_state_display``. Load `by` with them."""
     labels = dict(State.choices)
     for entry in entries:
         entry.act_label = ACT_LABELS.get(entry.transition, entry.transition)
         entry.by_system = entry.by_id is None and entry.transition in SYSTEM_ACTS
+        if entry.by_id:
+            entry.who = entry.by.name or entry.by.email
+        else:
+            entry.who = "the system" if entry.by_system else ""
         entry.source_label = labels.get(entry.source_state, entry.source_state or "")
         entry.target_label = (
             "Declined" if entry.transition == "decline" else labels.get(entry.state, entry.state)

@@ -672,10 +672,6 @@ def activity_csv_rows(entries: QuerySet[StateLog], zone) -> Iterator[list[str]]:
     """The CSV rows of `entries`, read a chunk at a time (never all in memory)."""
     for entry in entries.iterator(chunk_size=CSV_CHUNK_ROWS):
         label_entries([entry])
-        if entry.by_id:
-            who, who_email = entry.by.name or entry.by.email, entry.by.email
-        else:
-            who, who_email = ("the system" if entry.by_system else ""), ""
         yield [
             entry.timestamp.astimezone(zone).isoformat(timespec="seconds"),
             entry.act_label,
@@ -683,8 +679,8 @@ def activity_csv_rows(entries: QuerySet[StateLog], zone) -> Iterator[list[str]]:
             entry.owner_email or "",
             entry.source_label,
             entry.target_label,
-            who,
-            who_email,
+            entry.who,
+            entry.by.email if entry.by_id else "",
             entry.description or "",
         ]
 
