@@ -49,12 +49,31 @@ class Tenant(models.Model):
         default=7,
         validators=_in_range("card_grace_days"),
     )
+    # How many users the tenant has: the "122 users" of the Users page, read with the
+    # request's user (its tenant is joined in) instead of counting the tenant's users
+    # on every page (3.7 ms at 100,000 users on SQLite, more than the page's rows).
+    # Kept by database triggers (accounts.0009) on every insert, delete and change of
+    # tenant of a user, whichever way it is written (the ORM, bulk_create, COPY, raw
+    # SQL), in the writing transaction. Never written from Python: see save().
+    user_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        """Saves every field but ``user_count`` of an existing tenant: the copy in
+        memory may be older than the triggers' count (a user added since it was
+        read), and writing it back would undo their work."""
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "user_count"
+            ]
+        super().save(*args, **kwargs)
 
 
 class Plan(models.Model):

@@ -1,30 +1,35 @@
-"""The Users page's rows, their cells built once in Python.
+"""The Users page's rows, each built once in Python as one string of HTML.
 
-A profile rendered through the template language cost about 60 % of the page at
-100,000 users (bench/results.md): two includes, about 35 variable lookups, a
-``{% timestamp %}`` and eight ``{% if %}`` per row, times 50 rows. Here each
-row's status badge, payment method, last change and Actions menu are built as
-one string each, with the same markup the templates give elsewhere, and the row
-template (templates/accounts/user_list.html) prints them with a few lookups.
+The page's rows are where its time went. Rendered through the template language,
+50 rows cost about 3 ms of a 20 ms page at 1,000 users on SQLite (some 20 lookups
+and tags a row), and the model instances behind them (a user with their tenant,
+plan, profile and pending change) cost 4 ms more. So the rows arrive here as the
+plain values ``accounts.selectors.user_list_page`` reads (``_LISTED``), and each
+becomes its ``<tr>`` here, with the same markup the templates give elsewhere:
+every value from the database escaped, every link reversed once a page, the acts
+of the Actions menu worked out once per kind of row (below). The template prints
+the strings (templates/accounts/user_list.html). bench/results.md has the figures.
 """
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from html import escape  # Django's, lazy-aware, costs 3x: these are plain strings
+from typing import Any
 from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 from accounts.selectors import admin_actions
 from accounts.templatetags.timestamps import timestamp
+from accounts.timezones import tenant_zone
 from billing.badges import status_badge
-from billing.models import Method, PaymentProfile
-from billing.selectors import card_expiring
+from billing.models import STATUS_ORDER, Method, PaymentProfile, card_expiry_text
+from billing.selectors import card_ending
 
 # A row's Actions: (act or None for every row, URL name, label, opens in the popup).
 # The acts are offered as the model's transitions allow (accounts.selectors.admin_actions).
@@ -39,30 +44,30 @@ _MENU = (
 )
 _SOME_ID = 2_147_483_647  # stands for a row's id in a link reversed once per page
 
+_NOT_SET_UP = '<span class="text-body-secondary">Not set up</span>'
+_NEVER = '<span class="text-body-secondary">—</span>'
+_ADMIN = ' <span class="badge text-bg-info">Admin</span>'
+
 
 @dataclass(frozen=True)
 class UserRow:
-    """One line of the Users page: the user, their profile, the acts the admin may
-    run on it (worked out without a query), and the cells built from them."""
+    """One line of the Users page: the values read for it, and its ``<tr>``."""
 
-    user: User
-    profile: PaymentProfile
-    actions: tuple[str, ...]
-    card_expiring: bool
-    method: SafeString
-    status: SafeString
-    changed: SafeString
-    menu: SafeString
+    user: Any  # the named tuple of user_list_page: pk, name, email, plan_name, state…
+    html: SafeString
 
 
 class RowBuilder:
-    """Builds the rows of one page: each link reversed once a page (reversing every
-    link of every row, 7 x 50 at about 26 µs each, cost more than the rest of the
-    rows together), the page's own URL encoded once for the links' ``next``."""
+    """Builds the rows of one page for `admin`: each link reversed once a page
+    (reversing every link of every row, 7 x 50 at about 26 µs each, cost more than
+    the rest of the rows together), the page's own URL encoded once for the links'
+    ``next``, the tenant's zone looked up once."""
 
     def __init__(self, *, admin: User, here: str) -> None:
         self.admin = admin
         self.now = timezone.now()
+        self.zone = tenant_zone(admin.tenant)  # for the cards' expiry
+        self.shown_in = timezone.get_current_timezone()  # for times, as {% timestamp %}
         # quote(..., safe="") leaves only letters, digits, "-._~" and %XX: nothing
         # HTML would read, so the links below need no escaping.
         nxt = quote(here, safe="")
@@ -70,24 +75,55 @@ class RowBuilder:
             (act, reverse(name, args=[_SOME_ID]).split(str(_SOME_ID)), label, modal, nxt)
             for act, name, label, modal in _MENU
         ]
+        self._acts: dict[tuple, tuple[str, ...]] = {}
 
-    def row(self, user: User) -> UserRow:
-        profile = user.payment_profile
-        actions = admin_actions(profile, self.admin)
-        expiring = card_expiring(profile, self.now) is not None
-        return UserRow(
-            user=user,
-            profile=profile,
-            actions=actions,
-            card_expiring=expiring,
-            method=_method(profile, expiring),
-            status=status_badge(profile.status),
-            changed=_changed(profile.state_changed_at),
-            menu=self._menu(user, actions),
-        )
-
-    def _menu(self, user: User, actions: tuple[str, ...]) -> SafeString:
+    def row(self, user) -> UserRow:
+        """The row of `user`, one of user_list_page's rows (in the admin's tenant)."""
         pk = str(user.pk)
+        name = escape(user.name)
+        expiring = (
+            card_ending(
+                state=user.state,
+                method=user.method,
+                month=user.card_exp_month,
+                year=user.card_exp_year,
+                tz=self.zone,
+                now=self.now,
+            )
+            is not None
+        )
+        html = (
+            f'<tr data-user="{escape(user.email)}">'
+            '<td class="col-select"><input class="form-check-input" type="checkbox" '
+            f'name="ids" value="{pk}" form="bulk-form" aria-label="Select {name}"></td>'
+            f"<td>{name}{_ADMIN if user.is_tenant_admin else ''}</td>"
+            f"<td>{escape(user.email)}</td>"
+            f"<td>{escape(user.plan_name or 'Bundles only')}</td>"
+            f"<td>{_method(user, expiring)}</td>"
+            f"<td>{status_badge(STATUS_ORDER[user.status_rank])}</td>"
+            f"<td>{_changed(user.changed_at, self.shown_in)}</td>"
+            f'<td class="col-actions">{self._menu(user)}</td></tr>'
+        )
+        return UserRow(user=user, html=mark_safe(html))
+
+    def actions(self, user) -> tuple[str, ...]:
+        """``admin_actions`` for the row: what it offers depends only on the profile's
+        state, whether a change waits, and whether the row is the admin's own (every
+        row is of the admin's tenant), so it is asked once per such kind, of a
+        profile standing for the row (tests/accounts/test_user_list.py compares it
+        with admin_actions on the real profiles, for every kind)."""
+        kind = (user.state, user.pending_change_id is not None, user.pk == self.admin.pk)
+        if kind not in self._acts:
+            owner = User(pk=user.pk, tenant_id=self.admin.tenant_id)
+            profile = PaymentProfile(
+                state=user.state, pending_change_id=user.pending_change_id, user=owner
+            )
+            self._acts[kind] = admin_actions(profile, self.admin)
+        return self._acts[kind]
+
+    def _menu(self, user) -> str:
+        pk = str(user.pk)
+        actions = self.actions(user)
         acts, others = [], []
         for act, (before, after), label, modal, nxt in self.links:
             if act is not None and act not in actions:
@@ -99,7 +135,7 @@ class RowBuilder:
             (others if act is None else acts).append(item)
         if acts:
             acts.append('<li><hr class="dropdown-divider"></li>')
-        return mark_safe(
+        return (
             '<div class="dropdown"><button class="btn btn-sm btn-outline-secondary '
             'dropdown-toggle" type="button" data-bs-toggle="dropdown" '
             'data-bs-popper-config=\'{"strategy":"fixed"}\' aria-expanded="false" '
@@ -109,25 +145,24 @@ class RowBuilder:
         )
 
 
-def _method(profile: PaymentProfile, expiring: bool) -> SafeString:
-    if not profile.method:
-        return mark_safe('<span class="text-body-secondary">Not set up</span>')
-    shown = escape(profile.get_method_display())
-    if profile.method == Method.CREDIT_CARD and profile.card_expiry:
+def _method(user, expiring: bool) -> str:
+    if not user.method:
+        return _NOT_SET_UP
+    shown = escape(Method(user.method).label)
+    expiry = card_expiry_text(user.card_exp_month, user.card_exp_year)
+    if user.method == Method.CREDIT_CARD and expiry:
         if expiring:
             shown += (
                 ' <span class="small card-expiring text-danger-emphasis fw-semibold">'
-                f"· expires {profile.card_expiry}"
+                f"· expires {expiry}"
                 '<span class="visually-hidden"> (card expiring)</span></span>'
             )
         else:
-            shown += (
-                f' <span class="small text-body-secondary">· expires {profile.card_expiry}</span>'
-            )
-    return mark_safe(shown)
+            shown += f' <span class="small text-body-secondary">· expires {expiry}</span>'
+    return shown
 
 
-def _changed(value: datetime.datetime | None) -> SafeString:
+def _changed(value: datetime.datetime | None, zone) -> str:
     if value is None:
-        return mark_safe('<span class="text-body-secondary">—</span>')
-    return timestamp(value)  # as {% timestamp %} prints it
+        return _NEVER
+    return timestamp(value, zone=zone)  # as {% timestamp %} prints it

@@ -11,7 +11,14 @@ from django_fsm_log.models import StateLog
 from mailer.models import RESULT_FAILURE, RESULT_SUCCESS, Message, MessageLog
 
 from accounts.timezones import tenant_zone
-from billing.models import CARD_EXPIRING_WITHIN, Method, PaymentProfile, ProfileEmail, State
+from billing.models import (
+    CARD_EXPIRING_WITHIN,
+    Method,
+    PaymentProfile,
+    ProfileEmail,
+    State,
+    card_expires_at,
+)
 
 
 def user_is_gated(user) -> bool:
@@ -341,12 +348,25 @@ def card_expiring(profile: PaymentProfile, now: datetime) -> datetime | None:
     CARD_EXPIRING_WITHIN of `now` (or has passed while the profile is still on it);
     else None. What the banner and the Users page show. Only active and pending
     profiles count. Reads the owner's tenant: load it with the profile."""
-    if profile.state not in (State.ACTIVE, State.PENDING):
+    return card_ending(
+        state=profile.state,
+        method=profile.method,
+        month=profile.card_exp_month,
+        year=profile.card_exp_year,
+        tz=tenant_zone(profile.user.tenant),
+        now=now,
+    )
+
+
+def card_ending(*, state, method, month, year, tz, now: datetime) -> datetime | None:
+    """``card_expiring`` from a profile's columns, for readers of many rows as plain
+    values (the Users page); `tz` the zone of the owner's tenant."""
+    if state not in (State.ACTIVE, State.PENDING) or method != Method.CREDIT_CARD:
         return None
-    expires = profile.card_expires_at(tenant_zone(profile.user.tenant))
-    if expires is None or expires - now > CARD_EXPIRING_WITHIN:
+    if not month or not year:
         return None
-    return expires
+    expires = card_expires_at(month, year, tz)
+    return expires if expires - now <= CARD_EXPIRING_WITHIN else None
 
 
 def card_expiring_filter(tenant, now: datetime, prefix: str = "payment_profile__") -> Q:

@@ -268,7 +268,9 @@ def test_add_user(alice_client, paid_plan, name, email, plan, is_tenant_admin):
             assert_refused_clearly(response, before)
             return
         assert_local_redirect(response)
-        assert changed_tables(before, db_snapshot()) == {"User", "PaymentProfile", "Message"}
+        # The tenant's row: its count of users (accounts.0009).
+        changed = {"User", "PaymentProfile", "Message", "Tenant"}
+        assert changed_tables(before, db_snapshot()) == changed
         user = User.objects.latest("pk")
         assert user.name == " ".join(name.split())
         html = page(alice_client, reverse("accounts:user_list"), q=user.email[:100])
@@ -476,7 +478,7 @@ def test_the_users_page_search_filter_sort_and_page(alice_client, bob, make_prof
         assert db_snapshot() == before
         # The search never matches more than a plain substring would.
         q = response.context["q"].casefold()
-        for row in response.context["rows"]:
+        for row in response.context["rows"]:  # the values each row shows
             assert q in row.user.name.casefold() or q in row.user.email.casefold()
         # The plan is one of alice's tenant's, "none", or nothing; the size one of three.
         plans = {

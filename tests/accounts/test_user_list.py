@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from accounts.forms import SORT_VALUES
 from accounts.models import User
-from accounts.selectors import STATUS_FILTERS, user_list_for_admin
+from accounts.selectors import STATUS_FILTERS, admin_actions, user_list_for_admin, user_list_page
+from accounts.user_rows import RowBuilder
 from billing.models import STATUS_ORDER, Method, PaymentProfile, PendingChange, State, Status
 from tests.helpers import bulk_users, client_for, links, make_user
 
@@ -90,6 +91,25 @@ def test_it_offers_no_transition_on_the_admins_own_row(cast, make_profile, state
     other = _row(client_for(cast["dora"]).get(URL).content.decode(), "alice@acme.example")
     expected = "Deactivate Pay Profile" if state == State.ACTIVE else "Activate Pay Profile"
     assert expected in other
+
+
+@pytest.mark.parametrize("state", list(State))
+@pytest.mark.parametrize("change", [False, True], ids=["", "change"])
+def test_each_rows_acts_are_what_its_profile_allows(cast, make_profile, state, change):
+    """The rows ask admin_actions once per kind of row (accounts.user_rows); for
+    every kind, a row's acts are those of its real profile, on others' rows and
+    on the admin's own."""
+    for user in (cast["bob"], cast["alice"]):
+        profile = make_profile(user, state)
+        if change:
+            pending = PendingChange.objects.create(method=Method.INVOICE, city="Ogden")
+            PaymentProfile.objects.filter(pk=profile.pk).update(pending_change=pending)
+    for admin in (cast["alice"], cast["dora"]):
+        builder = RowBuilder(admin=admin, here=URL)
+        rows = user_list_page(tenant=admin.tenant, number=1, per_page=50).object_list
+        for row in rows:
+            profile = PaymentProfile.objects.select_related("user__tenant").get(user_id=row.pk)
+            assert builder.actions(row) == admin_actions(profile, admin), (admin, row.email)
 
 
 def test_the_action_links_open_in_the_popup_and_come_back_to_the_list(cast, make_profile):
@@ -243,8 +263,10 @@ PAGE_VARIANTS = [
     {"q": "load", "status": "active", "sort": "-status", "page": 2},
     {"q": "load", "status": "active", "plan": "paid", "size": 25, "page": 2},
 ]
-PAGE_QUERIES = 6  # session, user, plans (the Plan select), badge, count, the page's rows
-FILTERED_QUERIES = PAGE_QUERIES + 1  # and the tenant's total: "41 of 122 users"
+# Session, user (with the tenant and its count of users), plans (the Plan select),
+# the Admin menu's badge, the page's rows.
+PAGE_QUERIES = 5
+FILTERED_QUERIES = PAGE_QUERIES + 1  # and the count of those that match: "41 of 122 users"
 
 
 @pytest.mark.parametrize("params", PAGE_VARIANTS, ids=lambda p: urlencode(p) or "plain")
