@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -118,9 +119,19 @@ MENU_COUNT_CAP = 100
 
 def awaiting_admin_badge(tenant: Tenant) -> str:
     """The Admin menu's count of what waits for an admin: "" (nothing), "1" … "99",
-    or "99+". One query that reads at most MENU_COUNT_CAP rows."""
-    rows = PaymentProfile.objects.filter(tenant=tenant, status_rank__in=_WAITING)
-    count = rows.values("pk")[:MENU_COUNT_CAP].count()
+    or "99+". One query that reads at most MENU_COUNT_CAP rows.
+
+    Written in SQL, the same SQL the ORM writes for ``awaiting_admin``'s rows (tests
+    compare the two): the ORM took 0.45 ms to build it on every admin page, 0.03 ms
+    to run it, and it was the Users page's dearest part after its rows."""
+    table = PaymentProfile._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE tenant_id = %s"
+            f" AND status_rank IN ({', '.join(['%s'] * len(_WAITING))}) LIMIT %s) AS waiting",
+            [tenant.pk, *_WAITING, MENU_COUNT_CAP],
+        )
+        (count,) = cursor.fetchone()
     if count >= MENU_COUNT_CAP:
         return f"{MENU_COUNT_CAP - 1}+"
     return str(count) if count else ""

@@ -43,6 +43,7 @@ _MENU = (
     (None, "accounts:user_plan", "Change plan", False),
 )
 _SOME_ID = 2_147_483_647  # stands for a row's id in a link reversed once per page
+_PK = "\x00"  # stands for a row's id in a menu built once per kind of row (never in a URL)
 
 _NOT_SET_UP = '<span class="text-body-secondary">Not set up</span>'
 _NEVER = '<span class="text-body-secondary">—</span>'
@@ -75,7 +76,9 @@ class RowBuilder:
             (act, reverse(name, args=[_SOME_ID]).split(str(_SOME_ID)), label, modal, nxt)
             for act, name, label, modal in _MENU
         ]
+        self.admin_pk = admin.pk  # read once: `admin` is usually request.user, a lazy object
         self._acts: dict[tuple, tuple[str, ...]] = {}
+        self._menus: dict[tuple, str] = {}
 
     def row(self, user) -> UserRow:
         """The row of `user`, one of user_list_page's rows (in the admin's tenant)."""
@@ -102,17 +105,21 @@ class RowBuilder:
             f"<td>{_method(user, expiring)}</td>"
             f"<td>{status_badge(STATUS_ORDER[user.status_rank])}</td>"
             f"<td>{_changed(user.changed_at, self.shown_in)}</td>"
-            f'<td class="col-actions">{self._menu(user)}</td></tr>'
+            f'<td class="col-actions">{self._menu(user).replace(_PK, pk)}</td></tr>'
         )
         return UserRow(user=user, html=mark_safe(html))
 
+    def _kind(self, user) -> tuple:
+        """What a row's Actions menu depends on besides its id: the profile's state,
+        whether a change waits, whether it is the admin's own row (every row is of
+        the admin's tenant)."""
+        return (user.state, user.pending_change_id is not None, user.pk == self.admin_pk)
+
     def actions(self, user) -> tuple[str, ...]:
-        """``admin_actions`` for the row: what it offers depends only on the profile's
-        state, whether a change waits, and whether the row is the admin's own (every
-        row is of the admin's tenant), so it is asked once per such kind, of a
+        """``admin_actions`` for the row, asked once per kind of row (``_kind``) of a
         profile standing for the row (tests/accounts/test_user_list.py compares it
         with admin_actions on the real profiles, for every kind)."""
-        kind = (user.state, user.pending_change_id is not None, user.pk == self.admin.pk)
+        kind = self._kind(user)
         if kind not in self._acts:
             owner = User(pk=user.pk, tenant_id=self.admin.tenant_id)
             profile = PaymentProfile(
@@ -122,27 +129,32 @@ class RowBuilder:
         return self._acts[kind]
 
     def _menu(self, user) -> str:
-        pk = str(user.pk)
+        """The row's Actions menu, with _PK where its id goes: built once per kind."""
+        kind = self._kind(user)
+        if kind in self._menus:
+            return self._menus[kind]
         actions = self.actions(user)
+        own = kind[2]
         acts, others = [], []
         for act, (before, after), label, modal, nxt in self.links:
             if act is not None and act not in actions:
                 continue
-            if label == "Change plan" and user.pk == self.admin.pk:
+            if label == "Change plan" and own:
                 continue  # not one's own: the plan page refuses it
             attributes = ' class="dropdown-item" data-modal' if modal else ' class="dropdown-item"'
-            item = f'<li><a{attributes} href="{before}{pk}{after}?next={nxt}">{label}</a></li>'
+            item = f'<li><a{attributes} href="{before}{_PK}{after}?next={nxt}">{label}</a></li>'
             (others if act is None else acts).append(item)
         if acts:
             acts.append('<li><hr class="dropdown-divider"></li>')
-        return (
+        self._menus[kind] = menu = (
             '<div class="dropdown"><button class="btn btn-sm btn-outline-secondary '
             'dropdown-toggle" type="button" data-bs-toggle="dropdown" '
             'data-bs-popper-config=\'{"strategy":"fixed"}\' aria-expanded="false" '
-            f'id="actions-{pk}">Actions</button>'
-            f'<ul class="dropdown-menu dropdown-menu-end" aria-labelledby="actions-{pk}">'
+            f'id="actions-{_PK}">Actions</button>'
+            f'<ul class="dropdown-menu dropdown-menu-end" aria-labelledby="actions-{_PK}">'
             f"{''.join(acts)}{''.join(others)}</ul></div>"
         )
+        return menu
 
 
 def _method(user, expiring: bool) -> str:

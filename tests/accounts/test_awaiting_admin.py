@@ -36,6 +36,9 @@ def test_it_counts_pending_profiles_and_waiting_changes_of_the_tenant_only(
 
     assert awaiting == Awaiting(profiles=1, changes=1)
     assert awaiting.total == 2
+    # The badge's own SQL counts the same rows.
+    assert awaiting_admin_badge(acme) == "2"
+    assert awaiting_admin_badge(charlie.tenant) == str(awaiting_admin(charlie.tenant).total) == "1"
 
 
 def test_it_counts_a_row_once_by_the_status_it_shows(acme, bob, make_profile):
