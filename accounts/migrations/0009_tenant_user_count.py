@@ -102,7 +102,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="tenant",
             name="user_count",
-            field=models.PositiveIntegerField(default=0, editable=False),
+            field=models.PositiveIntegerField(default=0, editable=False, serialize=False),
         ),
         migrations.RunPython(create_triggers, drop_triggers),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),

@@ -4,6 +4,7 @@ way users are written, and a tenant saved from a stale copy does not undo it."""
 from __future__ import annotations
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from accounts.models import Tenant, User
@@ -77,3 +78,15 @@ def test_a_tenant_saved_from_a_stale_copy_keeps_the_count(acme):
 def test_a_new_tenant_starts_at_zero(db):
     tenant = Tenant.objects.create(name="New", slug="new")
     assert counts(tenant) == [(0, 0)]
+
+
+def test_dumpdata_and_loaddata_leave_the_count_to_the_database(acme, tmp_path):
+    for i in range(3):
+        make_user(f"u{i}@acme.test", acme)
+    dump = tmp_path / "acme.json"
+    call_command("dumpdata", "accounts.tenant", "accounts.user", output=str(dump), verbosity=0)
+    assert "user_count" not in dump.read_text()
+    User.objects.all().delete()
+    Tenant.objects.all().delete()
+    call_command("loaddata", str(dump), verbosity=0)
+    assert counts(Tenant.objects.get(slug="acme")) == [(3, 3)]
