@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Plan, Tenant, User
-from billing.models import STATUS_RANK, PaymentProfile, State, Status, can_administer
+from billing.models import STATUS_RANK, PaymentProfile, Status, can_administer
 from billing.selectors import card_expiring_filter
 
 # The sortable columns of the Users page and the order each one means, as columns
@@ -60,18 +60,16 @@ def _status_filter(tenant: Tenant, status: str, profile: str = _PROFILE) -> Q:
     """What `?status=` keeps, as a filter on users (or, with ``profile=""``, on
     their profiles). The statuses are the profile's ``status_rank`` (kept by
     billing: the status each row shows, "not required" told from "not set up" by
-    the user's plan and tenant). "held": in this tenant, the paid plans' users, if
-    it requires profiles, whose profile is not active. "card_expiring": active or
-    pending card profiles whose card ends within 30 days or has ended
-    (billing.selectors.card_expiring)."""
-    user = "" if profile else "user__"
+    the user's plan and tenant). "held": the profile's ``held`` (kept by billing:
+    in a tenant that requires profiles, the paid plans' users whose profile is
+    not active). "card_expiring": active or pending card profiles whose card ends
+    within 30 days or has ended (billing.selectors.card_expiring). Each is read
+    from a profile index led by the tenant (billing.0007, 0008)."""
     rank = f"{profile}status_rank"
     if status == "held":
         if not tenant.require_payment_profile:
             return Q(pk__in=[])
-        return Q(**{f"{user}plan__kind": Plan.Kind.SUBSCRIPTION}) & ~Q(
-            **{f"{profile}state": State.ACTIVE}
-        )
+        return Q(**{f"{profile}held": True})
     if status == "awaiting":
         return Q(
             **{f"{rank}__in": (STATUS_RANK[Status.PENDING], STATUS_RANK[Status.CHANGE_PENDING])}

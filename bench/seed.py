@@ -365,8 +365,9 @@ def _seed_users(
 
 def _with_sort_keys(cols: tuple, rows: list[tuple], tenant_id: int, users, paid: set):
     """The copies ``PaymentProfile.save()`` keeps for the Users page (the owner's
-    tenant, the rank of its status), when the model has them; bulk loading skips
-    ``save()``, so the seed writes them as it would."""
+    tenant, the rank of its status, whether its owner is held at the gate), when
+    the model has them; bulk loading skips ``save()``, so the seed writes them as
+    it would."""
     names = {f.attname for f in PaymentProfile._meta.concrete_fields}
     if not {"tenant_id", "status_rank"} <= names:
         return cols, rows
@@ -391,7 +392,15 @@ def _with_sort_keys(cols: tuple, rows: list[tuple], tenant_id: int, users, paid:
             status = Status.DECLINED if row[i_declined] else Status.INACTIVE
         return STATUS_RANK[status]
 
-    return (*cols, "tenant_id", "status_rank"), [(*r, tenant_id, rank(r)) for r in rows]
+    if "held" not in names:
+        return (*cols, "tenant_id", "status_rank"), [(*r, tenant_id, rank(r)) for r in rows]
+
+    def held(row: tuple) -> bool:
+        return needs[row[1]] and row[i_state] != State.ACTIVE
+
+    return (*cols, "tenant_id", "status_rank", "held"), [
+        (*r, tenant_id, rank(r), held(r)) for r in rows
+    ]
 
 
 def _history(first_id, count, pid, uid, admin_id, ct, before, ts) -> list[tuple]:
