@@ -249,7 +249,7 @@ def _seed_users(
             admin=(i % 997 == 0),  # a few more tenant admins, as a big tenant would have
         )
     laps("build users")
-    _load(User, user_cols, users)
+    _load(User, *_with_plan_names(user_cols, users, plans))
     laps("insert users")
 
     # --- profiles (every user has one), pending changes, log rows ---
@@ -361,6 +361,16 @@ def _seed_users(
         "changes": len(changes),
         "logs": len(logs),
     }
+
+
+def _with_plan_names(cols: tuple, rows: list[tuple], plans) -> tuple[tuple, list[tuple]]:
+    """The copy of the plan's name ``User.save()`` keeps for the Users page's sort by
+    plan, when the model has it (bulk loading skips ``save()``)."""
+    if "plan_name" not in {f.attname for f in User._meta.concrete_fields}:
+        return cols, rows
+    names = {plan.pk: plan.name for plan in plans}
+    i_plan = cols.index("plan_id")
+    return (*cols, "plan_name"), [(*r, names.get(r[i_plan], "")) for r in rows]
 
 
 def _with_sort_keys(cols: tuple, rows: list[tuple], tenant_id: int, users, paid: set):
