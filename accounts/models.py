@@ -160,8 +160,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     # for the Users page's sort by plan: read from an index led by the tenant
     # (user_list_plan_name_idx) instead of joining every user of the tenant to their
     # plan and sorting them all. Kept by save() and, when a plan is renamed or
-    # deleted, by accounts.signals.
-    plan_name = models.CharField(max_length=100, blank=True, default="", editable=False)
+    # deleted, by accounts.signals. The database's default too, for rows written by
+    # SQL (the bench seed, raw INSERTs).
+    plan_name = models.CharField(
+        max_length=100, blank=True, default="", db_default="", editable=False
+    )
     terms_accepted_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)

@@ -311,7 +311,7 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
     # need a profile and it is not active), for the Users page's "Held at the gate"
     # (billing.0008 indexes it): it depends on the plan's kind and the tenant's
     # setting too, which status_rank does not say outside state none.
-    held = models.BooleanField(default=False, editable=False)
+    held = models.BooleanField(default=False, db_default=False, editable=False)
 
     objects = ProfileQuerySet.as_manager()
 

@@ -7,32 +7,29 @@
 - ``user_list_plan_idx`` (tenant, plan, name, email, id): the plan filter in the
   default order (the plan's own index does not lead with the tenant).
 
-On SQLite, Django adds a NOT NULL column by rebuilding the table, which would drop
-the triggers of accounts.0009; the column is added in place there instead
-(``ALTER TABLE … ADD COLUMN … DEFAULT ''``, which SQLite allows). Going back drops
-the column in place too (SQLite 3.35+).
+The column has the database default "" too, so that rows written by SQL (COPY,
+raw INSERTs) need not name it. On SQLite, Django adds a NOT NULL column by
+rebuilding the table, which would drop the triggers of accounts.0009; the column
+is added in place there instead (``ALTER TABLE … ADD COLUMN … DEFAULT ''``, which
+SQLite allows). Going back drops the column in place too (SQLite 3.35+).
 """
 
 from django.db import migrations, models
 
 
-def _plan_name() -> models.CharField:
-    field = models.CharField(max_length=100, blank=True, default="", editable=False)
-    field.set_attributes_from_name("plan_name")
-    return field
-
-
 def add_column(apps, schema_editor) -> None:
+    User = apps.get_model("accounts", "User")
     if schema_editor.connection.vendor == "sqlite":
         schema_editor.execute(
             "ALTER TABLE \"accounts_user\" ADD COLUMN \"plan_name\" varchar(100) DEFAULT '' NOT NULL"
         )
     else:
-        schema_editor.add_field(apps.get_model("accounts", "User"), _plan_name())
+        schema_editor.add_field(User, User._meta.get_field("plan_name"))
 
 
 def drop_column(apps, schema_editor) -> None:
-    schema_editor.remove_field(apps.get_model("accounts", "User"), _plan_name())
+    User = apps.get_model("accounts", "User")
+    schema_editor.remove_field(User, User._meta.get_field("plan_name"))
 
 
 def backfill(apps, schema_editor) -> None:
@@ -47,15 +44,17 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunPython(add_column, drop_column)],
             state_operations=[
                 migrations.AddField(
                     model_name="user",
                     name="plan_name",
-                    field=models.CharField(blank=True, default="", editable=False, max_length=100),
+                    field=models.CharField(
+                        blank=True, db_default="", default="", editable=False, max_length=100
+                    ),
                 ),
             ],
         ),
+        migrations.RunPython(add_column, drop_column),  # the column, after the field's state
         migrations.RunPython(backfill, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name="user",

@@ -5,8 +5,9 @@ leading with the tenant.
 ``held`` is filled in with one UPDATE: the profiles not active whose owner needs
 one (their tenant requires profiles and their plan is a paid subscription).
 
-On SQLite, Django adds a NOT NULL column by rebuilding the table, which would drop
-billing.0007's indexes (made by SQL, so unknown to Django's state); the column is
+The column has the database default false too, so that rows written by SQL (COPY,
+raw INSERTs) need not name it. On SQLite, Django adds a NOT NULL column by
+rebuilding the table, which would drop billing.0007's indexes (made by SQL, so unknown to Django's state); the column is
 added in place there instead (``ALTER TABLE … ADD COLUMN … DEFAULT 0``, which
 SQLite allows). A later migration that rebuilds ``billing_paymentprofile`` on SQLite
 must create 0007's indexes again.
@@ -15,23 +16,19 @@ must create 0007's indexes again.
 from django.db import migrations, models
 
 
-def _held() -> models.BooleanField:
-    field = models.BooleanField(default=False, editable=False)
-    field.set_attributes_from_name("held")
-    return field
-
-
 def add_column(apps, schema_editor) -> None:
+    PaymentProfile = apps.get_model("billing", "PaymentProfile")
     if schema_editor.connection.vendor == "sqlite":
         schema_editor.execute(
             'ALTER TABLE "billing_paymentprofile" ADD COLUMN "held" bool DEFAULT 0 NOT NULL'
         )
     else:
-        schema_editor.add_field(apps.get_model("billing", "PaymentProfile"), _held())
+        schema_editor.add_field(PaymentProfile, PaymentProfile._meta.get_field("held"))
 
 
 def drop_column(apps, schema_editor) -> None:
-    schema_editor.remove_field(apps.get_model("billing", "PaymentProfile"), _held())
+    PaymentProfile = apps.get_model("billing", "PaymentProfile")
+    schema_editor.remove_field(PaymentProfile, PaymentProfile._meta.get_field("held"))
 
 
 def backfill(apps, schema_editor) -> None:
@@ -51,15 +48,15 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunPython(add_column, drop_column)],
             state_operations=[
                 migrations.AddField(
                     model_name="paymentprofile",
                     name="held",
-                    field=models.BooleanField(default=False, editable=False),
+                    field=models.BooleanField(default=False, db_default=False, editable=False),
                 ),
             ],
         ),
+        migrations.RunPython(add_column, drop_column),  # the column, after the field's state
         migrations.RunPython(backfill, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name="paymentprofile",
