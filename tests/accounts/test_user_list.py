@@ -587,6 +587,21 @@ def test_the_status_sort_is_in_workflow_order_both_ways_and_across_pages(
     assert statuses == sorted(statuses, key=STATUS_ORDER.index)
 
 
+@pytest.mark.parametrize("indexed", [False, True], ids=["walked", "from the search index"])
+@pytest.mark.parametrize("sort", ["name", "-email", "plan"])
+def test_a_search_shows_the_same_users_either_way_it_reads_them(
+    cast, acme, paid_plan, make_profile, monkeypatch, indexed, sort
+):
+    monkeypatch.setattr("accounts.selectors._search_indexed", lambda: indexed)
+    monkeypatch.setattr("accounts.selectors.FEWEST", 10**6)  # every search "few"
+    _add_users(acme, paid_plan, make_profile, 30, 0)
+    client = client_for(cast["alice"])
+    for q, status in (("load0017@acme", ""), ("LOAD 002", ""), ("load", "active"), ("x", "")):
+        expected = list(user_list_for_admin(tenant=acme, q=q, status=status, sort=sort))
+        shown = _emails(client.get(URL, {"q": q, "status": status, "sort": sort}))
+        assert shown == [user.email for user in expected][:50], q
+
+
 # Every way user_list_page reads a status filter's keys (accounts.selectors.FEW).
 KEY_PATHS = {"walking the users": (0, 0), "sorted": (10**6, 10**6), "as a set": (10**6, 0)}
 
