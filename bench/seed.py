@@ -249,7 +249,7 @@ def _seed_users(
             admin=(i % 997 == 0),  # a few more tenant admins, as a big tenant would have
         )
     laps("build users")
-    _load(User, user_cols, users)
+    _load(User, *_with_plan_names(user_cols, users, plans))
     laps("insert users")
 
     # --- profiles (every user has one), pending changes, log rows ---
@@ -363,10 +363,21 @@ def _seed_users(
     }
 
 
+def _with_plan_names(cols: tuple, rows: list[tuple], plans) -> tuple[tuple, list[tuple]]:
+    """The copy of the plan's name ``User.save()`` keeps for the Users page's sort by
+    plan, when the model has it (bulk loading skips ``save()``)."""
+    if "plan_name" not in {f.attname for f in User._meta.concrete_fields}:
+        return cols, rows
+    names = {plan.pk: plan.name for plan in plans}
+    i_plan = cols.index("plan_id")
+    return (*cols, "plan_name"), [(*r, names.get(r[i_plan], "")) for r in rows]
+
+
 def _with_sort_keys(cols: tuple, rows: list[tuple], tenant_id: int, users, paid: set):
     """The copies ``PaymentProfile.save()`` keeps for the Users page (the owner's
-    tenant, the rank of its status), when the model has them; bulk loading skips
-    ``save()``, so the seed writes them as it would."""
+    tenant, the rank of its status, whether its owner is held at the gate), when
+    the model has them; bulk loading skips ``save()``, so the seed writes them as
+    it would."""
     names = {f.attname for f in PaymentProfile._meta.concrete_fields}
     if not {"tenant_id", "status_rank"} <= names:
         return cols, rows
@@ -391,7 +402,15 @@ def _with_sort_keys(cols: tuple, rows: list[tuple], tenant_id: int, users, paid:
             status = Status.DECLINED if row[i_declined] else Status.INACTIVE
         return STATUS_RANK[status]
 
-    return (*cols, "tenant_id", "status_rank"), [(*r, tenant_id, rank(r)) for r in rows]
+    if "held" not in names:
+        return (*cols, "tenant_id", "status_rank"), [(*r, tenant_id, rank(r)) for r in rows]
+
+    def held(row: tuple) -> bool:
+        return needs[row[1]] and row[i_state] != State.ACTIVE
+
+    return (*cols, "tenant_id", "status_rank", "held"), [
+        (*r, tenant_id, rank(r), held(r)) for r in rows
+    ]
 
 
 def _history(first_id, count, pid, uid, admin_id, ct, before, ts) -> list[tuple]:

@@ -212,13 +212,18 @@ class PendingChange(BillingDetails):
 class ProfileQuerySet(models.QuerySet):
     def refresh_sort_keys(self) -> int:
         """Recompute the copies the Users page sorts and filters by (``tenant``,
-        ``status_rank``) for these profiles from their users, plans and tenants, in
-        one UPDATE. For changes made around the profile rather than to it: a user's
-        plan or tenant, a plan's kind, a tenant's requirement (billing.signals)."""
+        ``status_rank``, ``held``) for these profiles from their users, plans and
+        tenants, in one UPDATE. For changes made around the profile rather than to
+        it: a user's plan or tenant, a plan's kind, a tenant's requirement
+        (billing.signals)."""
         users = User.objects.filter(pk=models.OuterRef("user_id"))
         needed = User.objects.filter(
             tenant__require_payment_profile=True, plan__kind=Plan.Kind.SUBSCRIPTION
         ).values("pk")
+        held = models.Case(
+            models.When(~models.Q(state=State.ACTIVE) & models.Q(user__in=needed), then=True),
+            default=False,
+        )
         rank = models.Case(
             models.When(state=State.PENDING, then=STATUS_RANK[Status.PENDING]),
             models.When(
@@ -236,7 +241,9 @@ class ProfileQuerySet(models.QuerySet):
             models.When(user__in=needed, then=STATUS_RANK[Status.NONE]),
             default=STATUS_RANK[Status.NOT_REQUIRED],
         )
-        return self.update(tenant=models.Subquery(users.values("tenant_id")[:1]), status_rank=rank)
+        return self.update(
+            tenant=models.Subquery(users.values("tenant_id")[:1]), status_rank=rank, held=held
+        )
 
 
 class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
@@ -300,23 +307,46 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
     status_rank = models.PositiveSmallIntegerField(
         default=STATUS_RANK[Status.NOT_REQUIRED], editable=False
     )
+    # Whether the owner is held at the gate (billing.selectors.user_is_gated: they
+    # need a profile and it is not active), for the Users page's "Held at the gate"
+    # (billing.0008 indexes it): it depends on the plan's kind and the tenant's
+    # setting too, which status_rank does not say outside state none.
+    held = models.BooleanField(default=False, db_default=False, editable=False)
 
     objects = ProfileQuerySet.as_manager()
 
     class Meta:
         verbose_name = "payment profile"
+        # The Users page's "Held at the gate" and "Card expiring", each counted and
+        # read from the tenant's own entries (billing.0008); the page's sort indexes
+        # are made by billing.0007. The card's: the expiry as a range after the
+        # state (billing.selectors.card_expiring_filter).
+        indexes = [
+            # Of the held profiles only: SQLite matches a bare `WHERE held` (what the
+            # ORM writes for held=True) to an index's WHERE, not to an index column.
+            models.Index(
+                fields=["tenant", "user"], condition=models.Q(held=True), name="profile_held_idx"
+            ),
+            models.Index(
+                fields=["tenant", "method", "state", "card_exp_year", "card_exp_month", "user"],
+                name="profile_list_card_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Payment profile of {self.user}"
 
     def save(self, *args, **kwargs) -> None:
         """Saves the Users page's copies with every save, however few fields it
-        names: the status depends on the state, the pending change and the decline."""
+        names: the status depends on the state, the pending change and the decline;
+        being held on the state and (read only when not active) the owner's plan
+        and tenant."""
         self.tenant_id = self.user.tenant_id
         self.status_rank = STATUS_RANK[self.status]
+        self.held = self.state != State.ACTIVE and self.user.needs_payment_profile
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "tenant", "status_rank"}
+            kwargs["update_fields"] = {*update_fields, "tenant", "status_rank", "held"}
         super().save(*args, **kwargs)
 
     @property

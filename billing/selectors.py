@@ -372,15 +372,15 @@ def card_ending(*, state, method, month, year, tz, now: datetime) -> datetime | 
 def card_expiring_filter(tenant, now: datetime, prefix: str = "payment_profile__") -> Q:
     """``card_expiring`` as a filter for one tenant's profiles (or, with a prefix,
     users): an expiry month before the month that `now` + CARD_EXPIRING_WITHIN falls
-    in, in the tenant's zone."""
+    in, in the tenant's zone. Said as a year up to the horizon's (a range that the
+    index billing.0008 reads: (tenant, method, state, year, month)), then the month
+    within the horizon's year."""
     horizon = (now + CARD_EXPIRING_WITHIN).astimezone(tenant_zone(tenant))
     year, month = f"{prefix}card_exp_year", f"{prefix}card_exp_month"
     return Q(
         **{
             f"{prefix}method": Method.CREDIT_CARD,
             f"{prefix}state__in": (State.ACTIVE, State.PENDING),
+            f"{year}__lte": horizon.year,
         }
-    ) & (
-        Q(**{f"{year}__lt": horizon.year})
-        | Q(**{year: horizon.year, f"{month}__lt": horizon.month})
-    )
+    ) & (Q(**{f"{year}__lt": horizon.year}) | Q(**{f"{month}__lt": horizon.month}))

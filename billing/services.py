@@ -110,10 +110,10 @@ class CardOnFile:
 
 def _locked_profile(user: User) -> PaymentProfile:
     """The user's profile (every user has one), re-read and locked for the rest of
-    the transaction."""
+    the transaction, with what its save() reads (the owner's tenant and plan)."""
     return (
         PaymentProfile.objects.select_for_update(of=("self",))
-        .select_related("user__tenant")
+        .select_related("user__tenant", "user__plan")
         .get(user=user)
     )
 

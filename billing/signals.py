@@ -8,7 +8,7 @@ signals; they create the rows themselves (``bench.seed``), and the data migratio
 ``billing.0002`` gave every earlier user theirs.
 
 The other hooks keep the profile's copies for the Users page (``tenant``,
-``status_rank``: see PaymentProfile) right when something around the profile
+``status_rank``, ``held``: see PaymentProfile) right when something around the profile
 changes what they say: a user's plan or tenant, a plan's kind or its deletion (its
 users are left without a plan), a tenant's requirement. Here rather than in each
 service, so that Django's admin site and the shell keep them right too. Saves of
@@ -22,7 +22,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.models import Plan, Tenant
-from billing.models import STATUS_RANK, PaymentProfile, State, Status
+from billing.models import PaymentProfile, State
 
 # A user's save that names its fields changes the profile's copies only through these.
 _USER_FIELDS = {"tenant", "plan"}
@@ -44,20 +44,28 @@ def refresh_sort_keys_of_user(
     PaymentProfile.objects.filter(user=instance).refresh_sort_keys()
 
 
+# Below, only the profiles a change can move are refreshed: those not active (an
+# active profile is neither held nor "not set up", whatever its owner needs) whose
+# ``held`` says the opposite of what the change makes true. "Not set up" is a held
+# profile in state none, so its rank moves with ``held``.
+
+
 @receiver(post_save, sender=Plan, dispatch_uid="billing.sort_keys_of_plan")
 def refresh_sort_keys_of_plan(sender, instance, created: bool, raw: bool, **kwargs) -> None:
-    if not created and not raw:  # its kind may have changed: "not set up" or "not required"
-        PaymentProfile.objects.filter(state=State.NONE, user__plan=instance).refresh_sort_keys()
+    if created or raw:
+        return
+    # Its kind may have changed: its users' need of a profile with it.
+    needed = instance.is_paid_subscription and instance.tenant.require_payment_profile
+    PaymentProfile.objects.filter(user__plan=instance, held=not needed).exclude(
+        state=State.ACTIVE
+    ).refresh_sort_keys()
 
 
 @receiver(post_delete, sender=Plan, dispatch_uid="billing.sort_keys_of_deleted_plan")
 def refresh_sort_keys_of_deleted_plan(sender, instance, **kwargs) -> None:
     # Its users were set to no plan before this: none of them needs a profile now.
     PaymentProfile.objects.filter(
-        tenant_id=instance.tenant_id,
-        state=State.NONE,
-        status_rank=STATUS_RANK[Status.NONE],
-        user__plan=None,
+        tenant_id=instance.tenant_id, held=True, user__plan=None
     ).refresh_sort_keys()
 
 
@@ -65,9 +73,9 @@ def refresh_sort_keys_of_deleted_plan(sender, instance, **kwargs) -> None:
 def refresh_sort_keys_of_tenant(sender, instance, created: bool, raw: bool, **kwargs) -> None:
     if created or raw:
         return
-    # Only the profiles the requirement can move: "not required" that may now be
-    # needed, or "not set up" that may no longer be.
-    wrong = Status.NOT_REQUIRED if instance.require_payment_profile else Status.NONE
+    # The requirement may have changed: the need of the users on paid plans.
     PaymentProfile.objects.filter(
-        tenant=instance, state=State.NONE, status_rank=STATUS_RANK[wrong]
-    ).refresh_sort_keys()
+        tenant=instance,
+        held=not instance.require_payment_profile,
+        user__plan__kind=Plan.Kind.SUBSCRIPTION,
+    ).exclude(state=State.ACTIVE).refresh_sort_keys()

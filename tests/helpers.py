@@ -144,6 +144,7 @@ def bulk_users(tenant: Tenant, count: int, *, prefix: str = "many", plan=None) -
             name=f"{prefix.title()} {i:04d}",
             tenant=tenant,
             plan=plan,
+            plan_name=plan.name if plan else "",  # as save() would: bulk_create skips it
             terms_accepted_at=timezone.now(),
         )
         for i in range(count)

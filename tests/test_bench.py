@@ -13,6 +13,7 @@ from bench import report, seed
 from bench.extras import BulkResult, ExportResult
 from bench.run import parse_args
 from billing.models import PaymentProfile, State
+from billing.selectors import user_is_gated
 
 
 @pytest.mark.django_db(transaction=True)
@@ -135,6 +136,12 @@ def test_it_seeds_what_save_would_keep_for_the_users_page():
 
     assert {p.tenant_id for p in profiles} == {seeded.tenant.pk}
     assert all(p.status_rank == STATUS_RANK[p.status] for p in profiles)
+    users = [p.user for p in profiles]
+    assert all(u.plan_name == (u.plan.name if u.plan else "") for u in users)
+    assert any(u.plan_name for u in users) and not all(u.plan_name for u in users)
+    if "held" in fields:
+        assert all(p.held == user_is_gated(p.user) for p in profiles)
+        assert any(p.held for p in profiles) and not all(p.held for p in profiles)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,6 +17,7 @@ from accounts.models import User
 from accounts.selectors import STATUS_FILTERS, admin_actions, user_list_for_admin, user_list_page
 from accounts.user_rows import RowBuilder
 from billing.models import STATUS_ORDER, Method, PaymentProfile, PendingChange, State, Status
+from billing.selectors import card_expiring, user_is_gated
 from tests.helpers import bulk_users, client_for, links, make_user
 
 URL = reverse("accounts:user_list")
@@ -586,15 +587,54 @@ def test_the_status_sort_is_in_workflow_order_both_ways_and_across_pages(
     assert statuses == sorted(statuses, key=STATUS_ORDER.index)
 
 
-@pytest.mark.parametrize("few", [0, 5000], ids=["walking the users", "from the status index"])
-@pytest.mark.parametrize("status", [key for key in STATUS_FILTERS if key in set(Status)])
-def test_each_status_filter_shows_exactly_the_rows_with_that_badge(
-    cast, acme, paid_plan, make_profile, monkeypatch, status, few
+@pytest.mark.parametrize("indexed", [False, True], ids=["walked", "from the search index"])
+@pytest.mark.parametrize("sort", ["name", "-email", "plan"])
+def test_a_search_shows_the_same_users_either_way_it_reads_them(
+    cast, acme, paid_plan, make_profile, monkeypatch, indexed, sort
 ):
-    monkeypatch.setattr("accounts.selectors.FEW", few)  # either way of reading the keys
+    monkeypatch.setattr("accounts.selectors._search_indexed", lambda: indexed)
+    monkeypatch.setattr("accounts.selectors.FEWEST", 10**6)  # every search "few"
+    _add_users(acme, paid_plan, make_profile, 30, 0)
+    client = client_for(cast["alice"])
+    for q, status in (("load0017@acme", ""), ("LOAD 002", ""), ("load", "active"), ("x", "")):
+        expected = list(user_list_for_admin(tenant=acme, q=q, status=status, sort=sort))
+        shown = _emails(client.get(URL, {"q": q, "status": status, "sort": sort}))
+        assert shown == [user.email for user in expected][:50], q
+
+
+# Every way user_list_page reads a status filter's keys (accounts.selectors.FEW).
+KEY_PATHS = {"walking the users": (0, 0), "sorted": (10**6, 10**6), "as a set": (10**6, 0)}
+
+
+def _shows(user: User, status: str, now) -> bool:
+    """Whether the user's row belongs under `status`, worked out from what the row
+    and the gate say (not from the copies the filter reads)."""
+    profile = user.payment_profile
+    if status == "held":
+        return user_is_gated(user)
+    if status == "awaiting":
+        return profile.status in (Status.PENDING, Status.CHANGE_PENDING)
+    if status == "card_expiring":
+        return card_expiring(profile, now) is not None
+    return profile.status == status
+
+
+@pytest.mark.parametrize("path", KEY_PATHS)
+@pytest.mark.parametrize("status", STATUS_FILTERS)
+def test_each_status_filter_shows_exactly_the_rows_with_that_badge(
+    cast, acme, paid_plan, make_profile, monkeypatch, status, path
+):
+    few, fewest = KEY_PATHS[path]
+    monkeypatch.setattr("accounts.selectors.FEW", few)
+    monkeypatch.setattr("accounts.selectors.FEWEST", fewest)
     _add_users(acme, paid_plan, make_profile, 14, 0)
     users = User.objects.filter(tenant=acme).select_related("tenant", "plan", "payment_profile")
-    expected = sorted(user.email for user in users if user.payment_profile.status == status)
+    now = timezone.now()
+    expected = sorted(user.email for user in users if _shows(user, status, now))
     assert expected
-    response = client_for(cast["alice"]).get(URL, {"status": status})
-    assert sorted(_emails(response)) == expected
+    client = client_for(cast["alice"])
+    assert sorted(_emails(client.get(URL, {"status": status}))) == expected
+    # And with a plan filter, in the order of another user's column.
+    mine = sorted(u.email for u in users if u.plan == paid_plan and u.email in expected)
+    response = client.get(URL, {"status": status, "plan": paid_plan.pk, "sort": "-email"})
+    assert _emails(response) == mine[::-1]

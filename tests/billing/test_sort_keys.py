@@ -1,6 +1,7 @@
-"""The Users page's copies on each profile (``tenant``, ``status_rank``) say what the
-profile's status and its owner's tenant say, after every act and every change
-around the profile; and billing.0007 fills them in for the profiles that exist."""
+"""The Users page's copies on each profile (``tenant``, ``status_rank``, ``held``) say
+what the profile's status, its owner's tenant and the gate say, after every act and
+every change around the profile; and billing.0007 and 0008 fill them in for the
+profiles that exist."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from accounts.models import Plan, Tenant, User
 from accounts.services import tenant_update_settings, user_change_plan, user_create
 from billing.models import STATUS_ORDER, STATUS_RANK, Method, PaymentProfile, Status
+from billing.selectors import user_is_gated
 from billing.services import (
     payment_profile_activate,
     payment_profile_change_approve,
@@ -26,11 +28,20 @@ INVOICE = {k: v for k, v in INVOICE_POST.items() if k != "method"}
 
 
 def _keys_of(user: User) -> tuple[Status, int]:
-    """The status as computed, after checking the stored copies against it."""
+    """The status as computed, after checking the stored copies against it (and
+    ``held`` against the gate's own question)."""
     profile = PaymentProfile.objects.select_related("user__tenant", "user__plan").get(user=user)
     assert profile.tenant_id == profile.user.tenant_id
     assert profile.status_rank == STATUS_RANK[profile.status], profile.status
+    assert profile.held == user_is_gated(User.objects.get(pk=user.pk)), profile.status
     return profile.status
+
+
+def _held(*users: User) -> list[bool]:
+    """Whether each is held, after checking every copy of theirs (_keys_of)."""
+    for user in users:
+        _keys_of(user)
+    return [PaymentProfile.objects.get(user=user).held for user in users]
 
 
 def test_the_workflow_order_is_every_status_once():
@@ -93,6 +104,83 @@ def test_the_copies_follow_the_plan_the_tenant_and_their_settings(alice, dora, p
     assert PaymentProfile.objects.get(user=carl).tenant == other
 
 
+def test_held_follows_every_change_around_profiles_in_every_state(
+    alice, dora, paid_plan, bundle, acme, make_profile
+):
+    """ "Held at the gate" depends on the plan's kind, the user's plan and the
+    tenant's setting in every state but active, not only in state none."""
+    users = []
+    for name, state in (("none", None), ("pending", "pending"), ("inactive", "inactive")):
+        user = user_create(
+            actor=alice, tenant=acme, name=name, email=f"{name}@acme.example", plan=paid_plan
+        )
+        if state:
+            make_profile(user, state)
+        users.append(user)
+    active = user_create(
+        actor=alice, tenant=acme, name="Active", email="active@acme.example", plan=paid_plan
+    )
+    make_profile(active, "active")
+    payment_profile_decline(actor=alice, user=users[1], reason="No")  # an act: save()
+    payment_profile_submit(user=users[1], method=Method.INVOICE, details=INVOICE)
+    assert _held(*users, active) == [True, True, True, False]
+
+    paid_plan.kind = Plan.Kind.BUNDLE  # Django's admin site
+    paid_plan.save()
+    assert _held(*users, active) == [False, False, False, False]
+    paid_plan.kind = Plan.Kind.SUBSCRIPTION
+    paid_plan.save()
+    assert _held(*users, active) == [True, True, True, False]
+
+    tenant_update_settings(tenant=acme, require_payment_profile=False)
+    assert _held(*users, active) == [False, False, False, False]
+    tenant_update_settings(tenant=acme, require_payment_profile=True)
+    assert _held(*users, active) == [True, True, True, False]
+
+    user_change_plan(actor=alice, user=users[1], plan=bundle)
+    user_change_plan(actor=alice, user=active, plan=bundle)
+    assert _held(*users, active) == [True, False, True, False]
+    user_change_plan(actor=alice, user=users[1], plan=paid_plan)
+    assert _held(*users, active) == [True, True, True, False]
+
+    payment_profile_activate(actor=dora, user=users[1])
+    assert _held(*users) == [True, False, True]
+    payment_profile_deactivate(actor=dora, user=users[1], reason="Left")
+    assert _held(*users) == [True, True, True]
+
+    other = Tenant.objects.create(name="Initech", slug="initech", require_payment_profile=False)
+    moved = users[2]
+    moved.tenant = other
+    moved.plan = Plan.objects.create(tenant=other, name="Pro", kind=Plan.Kind.SUBSCRIPTION)
+    moved.save()
+    assert _held(moved) == [False]
+
+    paid_plan.delete()  # its users are left on no plan, by an UPDATE
+    assert _held(*users[:2]) == [False, False]
+
+
+def test_refresh_sort_keys_sets_held_for_profiles_written_by_update(acme, bob, betty):
+    PaymentProfile.objects.filter(user__in=[bob, betty]).update(state="pending", held=False)
+    PaymentProfile.objects.filter(user__in=[bob, betty]).refresh_sort_keys()
+    assert _held(bob, betty) == [True, False]
+    PaymentProfile.objects.filter(user=bob).update(state="active", held=True)
+    PaymentProfile.objects.filter(user=bob).refresh_sort_keys()
+    assert _held(bob) == [False]
+
+
+def test_an_act_reads_what_held_needs_with_the_profile(bob, alice, make_profile):
+    """The act's locked read brings the owner's plan and tenant along: saving
+    ``held`` costs no query of its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_profile(bob, "pending")
+    with CaptureQueriesContext(connection) as ctx:
+        payment_profile_decline(actor=alice, user=bob, reason="No")
+    assert not [q for q in ctx.captured_queries if 'FROM "accounts_plan"' in q["sql"]]
+    assert _held(bob) == [True]
+
+
 def test_a_login_does_not_touch_the_profile(bob, django_assert_num_queries):
     bob.last_login = None
     with django_assert_num_queries(1):  # the UPDATE of the user alone
@@ -133,12 +221,17 @@ def test_the_migration_fills_the_copies_in_for_every_profile():
     ]:
         user = HUser.objects.create(email=email, name=email, tenant=tenant, plan=plan)
         HProfile.objects.create(user=user, **fields)
-        expected[email] = (tenant.pk, STATUS_RANK[status])
+        held = status in (Status.NONE, Status.PENDING, Status.DECLINED)  # of this cast
+        expected[email] = (tenant.pk, STATUS_RANK[status], held)
 
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
     stored = {
-        profile.user.email: (profile.tenant_id, profile.status_rank)
+        profile.user.email: (profile.tenant_id, profile.status_rank, profile.held)
         for profile in PaymentProfile.objects.select_related("user")
     }
     assert stored == expected
+    assert all(
+        profile.held == user_is_gated(profile.user)
+        for profile in PaymentProfile.objects.select_related("user__tenant", "user__plan")
+    )
