@@ -333,7 +333,7 @@ def _admin(request: HttpRequest) -> User:
 # the rows after it in that order. No OFFSET, no count: a page deep in 100,000 users
 # costs what the first one does.
 
-_NULLABLE = {"plan__name", "payment_profile__state_changed_at"}
+_NULLABLE = {"payment_profile__state_changed_at"}  # the plan sort: User.plan_name, "" for none
 _INTEGERS = {"pk", "payment_profile__status_rank"}
 
 
