@@ -543,7 +543,9 @@ generated sections is kept.
 
 - (a) Admin > Users, as a tenant admin; (b) Django's admin user changelist
   (`/django-admin/accounts/user/`, 50 per page), as a superuser; (c) the floor: the
-  same 50 rows rendered in the same base template from data already in memory;
+  Users page's first page rendered the way the page renders it (the same template,
+  each row's HTML built by accounts/user_rows.py) from its rows read before the
+  timing: no query but the session and user;
   (d) the second floor: the Users page's first page, its bytes captured once,
   returned with no template through the same middleware (session and user queries
   only). (a)/(c) of a view other than the first page compares other rows with the

@@ -538,14 +538,13 @@ def build_pages(seeded, notes: list[str]) -> list:
     by_email = by_name.order_by("email")
     n = by_name.count()
     last = math.ceil(n / PER_PAGE)
-    first_rows = list(by_name.select_related("plan", "payment_profile")[:PER_PAGE])
-    seeded.first_page_emails = [u.email for u in first_rows]
+    seeded.first_page_emails = list(by_name.values_list("email", flat=True)[:PER_PAGE])
     first_by_email = list(by_email.values_list("email", flat=True)[:PER_PAGE])
     last_by_email = list(by_email.values_list("email", flat=True)[(last - 1) * PER_PAGE :])
     needle = by_name.order_by("pk")[n // 2]
     common = seed.COMMON_TERM
 
-    views.FLOOR_ROWS[:] = [_floor_row(user, seeded.admin) for user in first_rows]
+    views.floor_prepare(tenant)
     views.FLOOR_CONTEXT.clear()
     try:
         from accounts.selectors import awaiting_admin_badge
@@ -749,30 +748,3 @@ def _admin_state_filter(model_admin) -> str:
         if isinstance(name, str) and name.endswith("state"):
             return f"{name}__exact"
     return ""
-
-
-def _floor_row(user, admin) -> dict:
-    from billing.models import State
-
-    profile = user.payment_profile
-    state = profile.state
-    actions = {t.name for t in profile.get_available_user_state_transitions(admin)}
-    badges = {
-        State.ACTIVE: "text-bg-success",
-        State.PENDING: "text-bg-warning",
-        State.INACTIVE: "text-bg-secondary",
-    }
-    return {
-        "pk": user.pk,
-        "admin": user.is_tenant_admin,
-        "badge": badges.get(state, "text-bg-light border"),
-        "name": user.name,
-        "email": user.email,
-        "plan": user.plan.name if user.plan else "Bundles only",
-        "method": profile.get_method_display() or "Not set up",
-        "status": state,
-        "status_label": State(state).label,
-        "changed": profile.state_changed_at,
-        "activate": "activate" in actions,
-        "deactivate": "deactivate" in actions,
-    }

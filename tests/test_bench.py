@@ -163,3 +163,31 @@ def test_the_seed_gives_the_connection_its_journal_back():
     before = settings_now()
     seed.seed(120, long_history=5)
     assert settings_now() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_floor_renders_the_users_pages_rows_with_no_query_of_its_own(
+    client, settings, monkeypatch, django_assert_num_queries
+):
+    """Floor (c) is the Users page's first page as the page renders it, from memory:
+    the same rows in the same order, and only login_required's session and user."""
+    import re
+
+    from django.urls import reverse
+
+    from bench import views
+
+    settings.ROOT_URLCONF = "bench.urls"
+    monkeypatch.setattr(views, "FLOOR_PAGE", [])
+    monkeypatch.setattr(views, "FLOOR_CONTEXT", {"awaiting_admin_badge": ""})  # read beforehand
+    seeded = seed.seed(120, history=False)
+    views.floor_prepare(seeded.tenant)
+    client.force_login(seeded.admin, backend="accounts.backends.EmailBackend")
+
+    def rows(url: str) -> list[str]:
+        body = client.get(url).content.decode()
+        return re.findall(r'<tr data-user="([^"]+)"', body)
+
+    with django_assert_num_queries(2):
+        floor = rows(reverse("bench_floor"))
+    assert len(floor) == 50 and floor == rows(reverse("accounts:user_list"))
