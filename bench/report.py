@@ -724,7 +724,7 @@ def detail_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}-detail{path.suffix}")
 
 
-def write_markdown(path: Path, runs, *, wall: float) -> list[Path]:
+def write_markdown(path: Path, runs, *, wall: float, combined: bool = False) -> list[Path]:
     """Write each database's section of `path` and, when there are plans, of its
     detail file; return the files written."""
     detail = detail_path(path)
@@ -745,7 +745,8 @@ def write_markdown(path: Path, runs, *, wall: float) -> list[Path]:
                 written.append(detail)
     text = path.read_text()
     vendors = ", ".join(VENDOR_TITLE.get(r.vendor, r.vendor) for r in runs)
-    line = f"Last `make bench`: {vendors} in one run, wall time {wall:.0f} s."
+    how = "combined from saved runs with `--report-from`" if combined else "in one run"
+    line = f"Last `make bench`: {vendors} {how}, wall time {wall:.0f} s."
     if re.search(r"^Last `make bench`: .*$", text, flags=re.M):
         text = re.sub(r"^Last `make bench`: .*$", line, text, count=1, flags=re.M)
     else:

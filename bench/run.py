@@ -210,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     print(report.overall_text(runs, wall), flush=True)
     if args.output:
-        written = report.write_markdown(Path(args.output), runs, wall=wall)
+        written = report.write_markdown(
+            Path(args.output), runs, wall=wall, combined=bool(args.report_from)
+        )
         if args.chart_dir:
             written += chart.draw(runs, Path(args.chart_dir))
         log(f"wrote {', '.join(map(str, written))}")
