@@ -47,9 +47,11 @@ serve: setup
 	while kill -0 $$web 2>/dev/null; do wait $$web; status=$$?; done; \
 	kill -TERM $$worker 2>/dev/null; wait $$worker; exit $$status
 
-## test: set up and run the whole suite (SQLite; PostgreSQL when DATABASE_URL points at one)
+## test: set up and run the whole suite (SQLite; PostgreSQL when DATABASE_URL points at one),
+##       on TEST_WORKERS processes (pytest-xdist; default 2, one per core; 0: in this one)
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## lint: ruff check, ruff format --check, and no missing migrations
 lint: setup

@@ -45,7 +45,7 @@ def admin_next_url(request: HttpRequest) -> str:
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    return reverse("accounts:user_list")
+    return reverse("billing:user_list")
 
 
 def is_popup_request(request: HttpRequest) -> bool:

@@ -10,10 +10,8 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.functional import cached_property
 
 from accounts.models import SETTING_RANGES, Plan, Tenant, User
-from accounts.selectors import DEFAULT_SORT, NO_PLAN, STATUS_FILTERS, USER_SORTS
 from accounts.services import (
     PASSWORD_LINKS_PER_HOUR,
     password_link_available_at,
@@ -144,75 +142,28 @@ class _QueryParameter(forms.CharField):
         return value[: self.max_length] if self.max_length else value
 
 
-SORT_VALUES = frozenset(USER_SORTS) | {f"-{key}" for key in USER_SORTS}
+class _AdminForm(forms.Form):
+    """A form of the admin area, laid out by crispy inside the page's own <form>."""
 
-
-# The Users page's page sizes; a stale or crafted `size` gets the default.
-PAGE_SIZES = (25, 50, 100)
-DEFAULT_PAGE_SIZE = 50
-
-
-class UserFilterForm(forms.Form):
-    """The Users page's parameters (and its CSV export's): search, status filter,
-    plan, sort, page and page size. The one place they are cleaned; the selector
-    (accounts.selectors.user_list_for_admin) trusts what comes out. A stale or
-    crafted value falls back to its default rather than failing the page, so this
-    form is always valid.
-
-    `plan` comes out as "" (all), "none" (no plan) or the id, as text, of one of
-    `tenant`'s plans: another tenant's plan id is ignored like any unknown value.
-    The tenant's plans are read when first needed (one query), by the plan's
-    cleaning or the page's plan select, as ``self.plans``."""
-
-    q = _QueryParameter(max_length=100)
-    status = _QueryParameter(max_length=20)
-    plan = _QueryParameter(max_length=20)
-    sort = _QueryParameter(max_length=20)
-    page = _QueryParameter(max_length=20)  # Paginator.get_page copes with the rest
-    size = _QueryParameter(max_length=5)
-
-    def __init__(self, *args, tenant: Tenant, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.tenant = tenant
-
-    @cached_property
-    def plans(self) -> list[Plan]:
-        return list(Plan.objects.filter(tenant=self.tenant).order_by("name"))
-
-    def clean_status(self) -> str:
-        status = self.cleaned_data["status"]
-        return status if status in STATUS_FILTERS else ""
-
-    def clean_plan(self) -> str:
-        plan = self.cleaned_data["plan"]
-        if plan == NO_PLAN:
-            return plan
-        # Digits only before the query: junk never costs the plans' read.
-        if plan.isascii() and plan.isdigit() and plan in {str(p.pk) for p in self.plans}:
-            return plan
-        return ""
-
-    def clean_sort(self) -> str:
-        sort = self.cleaned_data["sort"]
-        return sort if sort in SORT_VALUES else DEFAULT_SORT
-
-    def clean_size(self) -> int:
-        size = self.cleaned_data["size"]
-        return int(size) if size in {str(s) for s in PAGE_SIZES} else DEFAULT_PAGE_SIZE
-
-    @property
-    def is_filtered(self) -> bool:
-        """Whether the search, status or plan narrows the list (sort, page and size
-        do not)."""
-        return any(self.cleaned_data[key] for key in ("q", "status", "plan"))
+        self.helper = FormHelper()
+        self.helper.form_tag = False
 
 
-class UserCreateForm(forms.Form):
-    name = forms.CharField(
-        label="Name",
-        max_length=150,
-        error_messages={"required": "Enter the user's name."},
-    )
+class _Name(forms.CharField):
+    """A name typed on one line: runs of whitespace become one space, so a blank one
+    is `missing` (the message that says what to type)."""
+
+    def __init__(self, *, missing: str, **kwargs):
+        super().__init__(error_messages={"required": missing}, **kwargs)
+
+    def to_python(self, value) -> str:
+        return " ".join(super().to_python(value).split())
+
+
+class UserCreateForm(_AdminForm):
+    name = _Name(label="Name", max_length=150, missing="Enter the user's name.")
     email = forms.EmailField(
         label="Email",
         max_length=254,
@@ -229,32 +180,20 @@ class UserCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["plan"] = _plan_field(tenant)
         self.order_fields(["name", "email", "plan", "is_tenant_admin"])
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-
-    def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
-        if not name:
-            raise forms.ValidationError("Enter the user's name.")
-        return name
 
     def clean_email(self) -> str:
         # Whether the address is taken is the service's to say (the unique constraint).
         return self.cleaned_data["email"].strip().lower()
 
 
-class UserPlanForm(forms.Form):
+class UserPlanForm(_AdminForm):
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["plan"] = _plan_field(tenant)
-        self.helper = FormHelper()
-        self.helper.form_tag = False
 
 
-class PlanCreateForm(forms.Form):
-    name = forms.CharField(
-        label="Name", max_length=100, error_messages={"required": "Enter the plan's name."}
-    )
+class PlanCreateForm(_AdminForm):
+    name = _Name(label="Name", max_length=100, missing="Enter the plan's name.")
     kind = forms.ChoiceField(
         label="Kind",
         choices=Plan.Kind.choices,
@@ -264,17 +203,6 @@ class PlanCreateForm(forms.Form):
             "invalid_choice": "Choose a kind: paid subscription plan or bundle.",
         },
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-
-    def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
-        if not name:
-            raise forms.ValidationError("Enter the plan's name.")
-        return name
 
 
 def _setting_number(field: str, unit: str, **kwargs) -> forms.IntegerField:
@@ -291,7 +219,7 @@ def _setting_number(field: str, unit: str, **kwargs) -> forms.IntegerField:
     )
 
 
-class TenantSettingsForm(forms.Form):
+class TenantSettingsForm(_AdminForm):
     require_payment_profile = forms.BooleanField(
         label="Require users on paid subscription plans to set up a payment profile",
         required=False,
@@ -350,20 +278,15 @@ class TenantSettingsForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_tag = False
 
-
-class ApiTokenForm(forms.Form):
+class ApiTokenForm(_AdminForm):
     """Admin > API tokens > New token: a name to tell it by, and an optional expiry."""
 
-    name = forms.CharField(
+    name = _Name(
         label="Name",
         max_length=100,
         help_text="What the token is for, e.g. the ERP system that uses it.",
-        error_messages={"required": "Give the token a name, to tell it apart later."},
+        missing="Give the token a name, to tell it apart later.",
     )
     expires_on = forms.DateField(
         label="Expires on (optional)",
@@ -373,17 +296,6 @@ class ApiTokenForm(forms.Form):
         "zone). Leave empty for a token that works until it is revoked.",
         error_messages={"invalid": "Enter a date, like 2027-01-31."},
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-
-    def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
-        if not name:
-            raise forms.ValidationError("Give the token a name, to tell it apart later.")
-        return name
 
     def clean_expires_on(self):
         day = self.cleaned_data["expires_on"]

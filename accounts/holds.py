@@ -4,7 +4,9 @@ they may still open while held. The one place that says so.
 Two holds, checked in this order:
 - ``TERMS``: at first login the user accepts the terms of agreement.
 - ``PAYMENT_PROFILE``: a user who needs a payment profile (their tenant requires
-  one and they are on a paid subscription plan) until it is active.
+  one and they are on a paid subscription plan) until it is active. Billing's to
+  say (billing.standing.user_is_held), so billing registers it when it starts
+  (``register_hold`` in billing.apps): accounts knows the hold's name, not its rule.
 
 A view says which holds it stays open through with ``@open_while(...)`` (outermost,
 so the mark is on the function the URLconf calls); ``HoldMiddleware`` reads the
@@ -21,12 +23,35 @@ from django.shortcuts import redirect
 from django.urls import resolve, reverse
 from django.utils.functional import SimpleLazyObject
 
-from billing.selectors import user_is_gated
-
 TERMS = "terms"
 PAYMENT_PROFILE = "payment_profile"
 
-_PAGE = {TERMS: "accounts:terms", PAYMENT_PROFILE: "billing:gate"}
+
+def _terms_not_accepted(user) -> bool:
+    return user.terms_accepted_at is None
+
+
+# Each hold, in the order they are checked: its name, whether it holds a user, and
+# the URL name of the page it sends them to.
+_HOLDS: list[tuple[str, Callable[[object], bool], str]] = [
+    (TERMS, _terms_not_accepted, "accounts:terms")
+]
+
+
+def register_hold(name: str, holds: Callable[[object], bool], page: str) -> None:
+    """Add a hold after those registered before (an app's ready())."""
+    if name not in {registered for registered, _, _ in _HOLDS}:
+        _HOLDS.append((name, holds, page))
+
+
+def _page(hold: str) -> str:
+    return next(page for name, _, page in _HOLDS if name == hold)
+
+
+def start_url(user) -> str:
+    """Where `user` starts: the page of the hold they are under, or the dashboard."""
+    hold = hold_of(user)
+    return reverse(_page(hold) if hold else "accounts:home")
 
 
 def open_while(*holds: str) -> Callable:
@@ -43,11 +68,7 @@ def hold_of(user) -> str | None:
     """The hold `user` is under now, or None when they may use the console."""
     if not user.is_authenticated:
         return None
-    if user.terms_accepted_at is None:
-        return TERMS
-    if user_is_gated(user):
-        return PAYMENT_PROFILE
-    return None
+    return next((name for name, holds, _ in _HOLDS if holds(user)), None)
 
 
 class HoldMiddleware:
@@ -68,11 +89,11 @@ class HoldMiddleware:
         hold = hold_of(request.user)
         if hold is None or hold in getattr(view_func, "open_while", ()):
             return None
-        return redirect(_PAGE[hold])
+        return redirect(_page(hold))
 
 
 # The main navigation's links (templates/base.html), by the URL each one opens.
-_NAV_LINKS = {"home": "accounts:home", "admin": "accounts:user_list", "account": "accounts:account"}
+_NAV_LINKS = {"home": "accounts:home", "admin": "billing:user_list", "account": "accounts:account"}
 
 
 def _navigation(user) -> dict:
@@ -82,7 +103,7 @@ def _navigation(user) -> dict:
         for key, name in _NAV_LINKS.items()
     }
     # Where the brand link goes: the dashboard, or for a held user the hold's page.
-    links["start"] = reverse(_PAGE[hold] if hold else "accounts:home")
+    links["start"] = start_url(user)
     return links
 
 

@@ -51,7 +51,7 @@ class Tenant(models.Model):
     )
     # How many users the tenant has: the "122 users" of the Users page, read with the
     # request's user (its tenant is joined in) instead of counting the tenant's users
-    # on every page (3.7 ms at 100,000 users on SQLite, more than the page's rows).
+    # on every page (bench/results.md has what that cost).
     # Kept by database triggers (accounts.0009) on every insert, delete and change of
     # tenant of a user, whichever way it is written (the ORM, bulk_create, COPY, raw
     # SQL), in the writing transaction. Never written from Python (see save()), nor
@@ -182,7 +182,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         # primary key as the page does: a page's keys come from the index alone
         # (an index-only scan on PostgreSQL), however deep the page. The e-mail one
         # holds the name too: for the sorts on a profile column SQLite picks the
-        # narrower index, and without the name it reads every user's row (2.5x).
+        # narrower index, and without the name it reads every user's row.
         # The plan filter in the default order, and the sort by plan (its name, then
         # the default order).
         indexes = [
@@ -221,17 +221,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.name.split(" ")[0] if self.name else self.email
-
-    @property
-    def needs_payment_profile(self) -> bool:
-        """A user needs a payment profile exactly when their tenant requires one and
-        they are on a paid subscription plan. Bundles only, or no plan: none needed."""
-        return bool(
-            self.tenant_id
-            and self.tenant.require_payment_profile
-            and self.plan_id
-            and self.plan.is_paid_subscription
-        )
 
 
 class PasswordLinkRequest(models.Model):

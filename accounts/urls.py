@@ -20,8 +20,6 @@ urlpatterns = [
     path("terms/", views.terms, name="terms"),
     path("account/", views.account, name="account"),
     # Admin area
-    path("admin/users/", views.user_list, name="user_list"),
-    path("admin/users/export.csv", views.user_export, name="user_export"),
     path("admin/users/add/", views.user_create, name="user_create"),
     path("admin/users/<int:pk>/plan/", views.user_plan, name="user_plan"),
     path("admin/plans/", views.plan_list, name="plan_list"),

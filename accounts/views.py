@@ -1,50 +1,31 @@
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import services
 from accounts.admin_area import admin_next_url, tenant_admin_required
-from accounts.exports import USER_COLUMNS, csv_stream, export_filename, user_rows
 from accounts.forms import (
-    DEFAULT_PAGE_SIZE,
-    PAGE_SIZES,
     ApiTokenForm,
     LoginForm,
     PlanCreateForm,
     TenantSettingsForm,
     TermsForm,
     UserCreateForm,
-    UserFilterForm,
     UserPlanForm,
 )
-from accounts.holds import PAYMENT_PROFILE, TERMS, open_while
-from accounts.selectors import (
-    DEFAULT_SORT,
-    NO_PLAN,
-    STATUS_FILTERS,
-    awaiting_admin,
-    plans_for_tenant,
-    user_for_admin,
-    user_list_for_admin,
-    user_list_page,
-)
+from accounts.holds import PAYMENT_PROFILE, TERMS, open_while, start_url
+from accounts.selectors import plans_for_tenant, user_for_admin
 from accounts.services import AccountError
-from accounts.timezones import tenant_zone
 from accounts.tokens import api_token_create as api_token_create_service
 from accounts.tokens import api_token_revoke as api_token_revoke_service
 from accounts.tokens import token_for_admin, tokens_for_admin
-from accounts.user_rows import RowBuilder
-from billing.selectors import user_is_gated
 
 
 class LoginView(auth_views.LoginView):
@@ -56,10 +37,8 @@ class LoginView(auth_views.LoginView):
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    context = {"nav": "home", "profile": request.user.payment_profile}
-    if request.user.is_tenant_admin and request.user.tenant_id:
-        context["awaiting"] = awaiting_admin(request.user.tenant)
-    return render(request, "accounts/home.html", context)
+    """The dashboard (for admins, what waits for them: billing's admin_menu context)."""
+    return render(request, "accounts/home.html", {"nav": "home"})
 
 
 @open_while(TERMS, PAYMENT_PROFILE)
@@ -74,9 +53,7 @@ def terms(request: HttpRequest) -> HttpResponse:
         user.terms_accepted_at = timezone.now()
         user.save(update_fields=["terms_accepted_at"])
         messages.success(request, "Thank you for accepting the terms of agreement.")
-        if user_is_gated(user):
-            return redirect("billing:gate")
-        return redirect("accounts:home")
+        return redirect(start_url(user))  # the gate, if the next hold is the payment profile
     return render(request, "accounts/terms.html", {"form": form})
 
 
@@ -84,156 +61,10 @@ def terms(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "accounts/account.html",
-        {"profile": request.user.payment_profile, "nav": "account"},
-    )
+    return render(request, "accounts/account.html", {"nav": "account"})
 
 
 # --- Admin area ---------------------------------------------------------------
-
-
-@tenant_admin_required
-@require_GET
-def user_list(request: HttpRequest) -> HttpResponse:
-    """Admin > Users: the tenant's users with search, filters, sorting, pages."""
-    tenant = request.user.tenant
-    filters = UserFilterForm(request.GET, tenant=tenant)
-    filters.is_valid()  # always valid: each parameter falls back to its default
-    chosen = filters.cleaned_data
-    page = user_list_page(
-        tenant=tenant,
-        number=chosen["page"],
-        per_page=chosen["size"],
-        **{key: chosen[key] for key in ("q", "status", "plan", "sort")},
-    )
-    return render(request, "accounts/user_list.html", user_list_context(request, filters, page))
-
-
-def user_list_context(request: HttpRequest, filters: UserFilterForm, page) -> dict:
-    """What the Users page shows of `page` (``user_list_page``) under `filters` (a
-    cleaned UserFilterForm whose plans are read), built from memory: no query. The
-    bench's floor (c) renders the page with it from a page read before the timing."""
-    q, status, plan, sort, size = (
-        filters.cleaned_data[key] for key in ("q", "status", "plan", "sort", "size")
-    )
-    here = request.get_full_path()
-    builder = RowBuilder(admin=request.user, here=here)
-    rows = [builder.row(user) for user in page.object_list]
-    shown_size = str(size) if size != DEFAULT_PAGE_SIZE else ""
-    shown_sort = sort if sort != DEFAULT_SORT else ""
-    return {
-        "nav": "admin",
-        "admin_nav": "users",
-        "page": page,
-        "rows": rows,
-        "rows_html": mark_safe("\n".join(row.html for row in rows)),  # each one escaped
-        "q": q,
-        "status": status,
-        "plan": plan,
-        "sort": sort,
-        "size": size,
-        "filtered": filters.is_filtered,
-        "count_text": _count_text(
-            page.paginator.count, request.user.tenant.user_count, filtered=filters.is_filtered
-        ),
-        "status_choices": STATUS_FILTERS.items(),
-        "plan_choices": [(str(p.pk), p.name) for p in filters.plans],
-        "no_plan": NO_PLAN,
-        "page_sizes": PAGE_SIZES,
-        "page_numbers": _page_numbers(page),
-        "columns": _columns(sort),
-        "filter_query": _query(q=q, status=status, plan=plan, size=shown_size),
-        "page_query": _query(q=q, status=status, plan=plan, sort=shown_sort, size=shown_size),
-        "export_query": _query(q=q, status=status, plan=plan, sort=shown_sort).rstrip("&"),
-        "here": here,
-    }
-
-
-@tenant_admin_required
-@require_GET
-def user_export(request: HttpRequest) -> StreamingHttpResponse:
-    """The Users page's list as CSV: every user of the current search, filters and
-    sort (not only a page), written as it is read from the database."""
-    tenant = request.user.tenant
-    filters = UserFilterForm(request.GET, tenant=tenant)
-    filters.is_valid()  # always valid, as on the page
-    users = user_list_for_admin(
-        tenant=tenant, **{key: filters.cleaned_data[key] for key in ("q", "status", "plan", "sort")}
-    )
-    response = StreamingHttpResponse(
-        csv_stream(USER_COLUMNS, user_rows(users, tenant)), content_type="text/csv; charset=utf-8"
-    )
-    today = timezone.localdate(timezone=tenant_zone(tenant))
-    filename = export_filename("users", tenant, today)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def _count_text(count: int, total: int, *, filtered: bool) -> str:
-    """ "41 of 122 users" when a filter is on, "122 users" when not ("1 user")."""
-    users = "user" if total == 1 else "users"
-    return f"{count:,} of {total:,} {users}" if filtered else f"{count:,} {users}"
-
-
-PAGE_WINDOW = 2  # page numbers shown either side of the current one (1 on a phone)
-
-
-def _page_numbers(page) -> list[dict]:
-    """The page numbers around the current one, for the pagination: each with
-    whether it is the current page and whether it is the window's outer pair
-    (hidden on a phone), and a gap where pages are left out."""
-    last = page.paginator.num_pages
-    low, high = max(1, page.number - PAGE_WINDOW), min(last, page.number + PAGE_WINDOW)
-    numbers = []
-    if low > 1:
-        numbers.append({"gap": True})
-    for number in range(low, high + 1):
-        numbers.append(
-            {
-                "number": number,
-                "current": number == page.number,
-                "far": abs(number - page.number) > 1,
-            }
-        )
-    if high < last:
-        numbers.append({"gap": True})
-    return numbers
-
-
-_COLUMNS = (
-    ("name", "Name"),
-    ("email", "Email"),
-    ("plan", "Plan"),
-    ("method", "Payment Method"),
-    ("status", "Profile Status"),
-    ("changed", "Last Changed"),
-)
-
-
-def _columns(sort: str) -> list[dict]:
-    """Header cells: clicking a column sorts by it, clicking it again reverses."""
-    current, descending = sort.lstrip("-"), sort.startswith("-")
-    columns = []
-    for key, label in _COLUMNS:
-        active = key == current
-        columns.append(
-            {
-                "label": label,
-                "sort": f"-{key}" if active and not descending else key,
-                "active": active,
-                "descending": active and descending,
-            }
-        )
-    return columns
-
-
-def _query(**params: str) -> str:
-    """A query string of the non-empty parameters, ending in '&' when not empty so a
-    template can append one more parameter."""
-    kept = {key: value for key, value in params.items() if value}
-    return urlencode(kept) + "&" if kept else ""
 
 
 def _form_error(form, error: AccountError) -> None:
@@ -264,7 +95,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
                 request,
                 f"{user.name} added. An e-mail to {user.email} asks them to set a password.",
             )
-            return redirect("accounts:user_list")
+            return redirect("billing:user_list")
     return render(
         request,
         "accounts/user_create.html",

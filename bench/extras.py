@@ -73,7 +73,7 @@ def export(user, name: str, label: str, notes: list[str]) -> ExportResult | None
 def exports(seeded, notes: list[str]) -> list[ExportResult]:
     out = []
     for name, label in (
-        ("accounts:user_export", "Users CSV export (every user)"),
+        ("billing:user_export", "Users CSV export (every user)"),
         ("billing:activity_export", "Activity log CSV export (every entry)"),
     ):
         result = export(seeded.admin, name, label, notes)
@@ -86,7 +86,7 @@ def exports(seeded, notes: list[str]) -> list[ExportResult]:
 class BulkResult:
     profiles: int
     single_seconds: float  # `profiles` calls of payment_profile_activate
-    bulk_seconds: float  # one bulk_run over another `profiles` pending ones
+    bulk_seconds: float  # one bulk act over another `profiles` pending ones
     problem: str = ""
 
     @property
@@ -96,12 +96,12 @@ class BulkResult:
 
 def bulk(seeded, count: int, notes: list[str]) -> BulkResult | None:
     """Activate ``count`` pending profiles one service call at a time, then ``count``
-    others with one ``billing.bulk.bulk_run``; both read back from the database."""
-    try:
-        from billing.bulk import bulk_run
-    except ImportError:
-        notes.append("Bulk activation: not available (feature missing: no billing.bulk.bulk_run)")
-        return None
+    others with one bulk act run in-process (``billing.bulk.bulk_start`` and
+    ``bulk_process``, as the Users page runs a small one); both read back from the
+    database."""
+    import uuid
+
+    from billing.bulk import bulk_process, bulk_start
     from billing.services import payment_profile_activate
 
     admin = seeded.admin
@@ -121,7 +121,9 @@ def bulk(seeded, count: int, notes: list[str]) -> BulkResult | None:
     for user in singles:
         payment_profile_activate(actor=admin, user=user)
     t1 = time.perf_counter()
-    bulk_run(actor=admin, act="activate", user_ids=bulks)
+    worker = uuid.uuid4().hex
+    job, _ = bulk_start(actor=admin, act="activate", user_ids=bulks, worker=worker)
+    bulk_process(job, worker=worker)
     t2 = time.perf_counter()
     states = set(
         PaymentProfile.objects.filter(pk__in=[p.pk for p in pending]).values_list(

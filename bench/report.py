@@ -496,7 +496,7 @@ def size_text(r) -> str:
     if r.bulk:
         b = r.bulk
         parts.append(
-            f"bulk: {b.profiles} profiles, bulk_run {b.bulk_seconds:.1f} s, single calls "
+            f"bulk: {b.profiles} profiles, one bulk act {b.bulk_seconds:.1f} s, single calls "
             f"{b.single_seconds:.1f} s ({b.ratio:.2f}x) {b.problem}".rstrip()
         )
     parts += [f"note: {note}" for note in r.notes]
@@ -543,9 +543,8 @@ generated sections is kept.
 
 - (a) Admin > Users, as a tenant admin; (b) Django's admin user changelist
   (`/django-admin/accounts/user/`, 50 per page), as a superuser; (c) the floor: the
-  Users page's first page rendered the way the page renders it (the same template,
-  each row's HTML built by accounts/user_rows.py) from its rows read before the
-  timing: no query but the session and user;
+  Users page's own view rendering its first page, served the page, the plans and
+  the menu's count as read before the timing: no query but the session and user;
   (d) the second floor: the Users page's first page, its bytes captured once,
   returned with no template through the same middleware (session and user queries
   only). (a)/(c) of a view other than the first page compares other rows with the
@@ -641,7 +640,7 @@ def markdown_section(run, *, detail: str) -> str:
             b = r.bulk
             out += [
                 "",
-                f"Bulk: {b.profiles:,} pending profiles activated by one `bulk_run` in "
+                f"Bulk: {b.profiles:,} pending profiles activated by one bulk act in "
                 f"{b.bulk_seconds:.1f} s; {b.profiles:,} others by single "
                 f"`payment_profile_activate` calls in {b.single_seconds:.1f} s: "
                 f"{b.ratio:.2f}x. {b.problem}".rstrip(),

@@ -483,7 +483,7 @@ def run_load(result: SizeResult, seeded, seconds: int) -> None:
         result.load = [
             load.run_wrk(
                 base,
-                reverse("accounts:user_list"),
+                reverse("billing:user_list"),
                 label="Users page, first page (tenant admin)",
                 cookie=cookie_for(seeded.admin),
                 expect=first_email,
@@ -517,11 +517,12 @@ def build_pages(seeded, notes: list[str]) -> list:
     from django.test import Client
     from django.urls import reverse
 
-    from accounts.forms import UserFilterForm
     from accounts.models import User
-    from accounts.selectors import STATUS_FILTERS, USER_SORTS, user_list_for_admin
     from bench import seed, views
     from bench.measure import Page, emails_present
+    from billing.forms import UserFilterForm
+    from billing.standing import STATUS_FILTERS
+    from billing.user_list import USER_SORTS, user_list_for_admin
 
     def client_for(user) -> Client:
         client = Client()
@@ -547,16 +548,9 @@ def build_pages(seeded, notes: list[str]) -> list:
     common = seed.COMMON_TERM
 
     views.floor_prepare(tenant)
-    views.FLOOR_CONTEXT.clear()
-    try:
-        from accounts.selectors import awaiting_admin_badge
-    except ImportError:  # an app without the Admin menu's count
-        pass
-    else:
-        views.FLOOR_CONTEXT["awaiting_admin_badge"] = awaiting_admin_badge(tenant)
 
     a, b = client_for(seeded.admin), client_for(seeded.operator)
-    users = reverse("accounts:user_list")
+    users = reverse("billing:user_list")
     views.FLOOR_BYTES[0] = a.get(users).content
 
     def users_page(key, label, query="", check=None):
@@ -683,11 +677,10 @@ def build_pages(seeded, notes: list[str]) -> list:
         Page("d_floor", "d", "Floor (d): the first page's bytes, no template",
              reverse("floor_bytes"), a, emails_present(seeded.first_page_emails))
     )  # fmt: skip
-    if views.FLOOR_CONTEXT:
-        pages.append(
-            Page("c_menu", "c+", "Floor + the Admin menu's count query",
-                 f"{reverse('bench_floor')}?menu=1", a, emails_present(seeded.first_page_emails))
-        )  # fmt: skip
+    pages.append(
+        Page("c_menu", "c+", "Floor + the Admin menu's count query",
+             f"{reverse('bench_floor')}?menu=1", a, emails_present(seeded.first_page_emails))
+    )  # fmt: skip
     return pages
 
 

@@ -1,6 +1,7 @@
 """The payment profile in Django's admin site: details to look at, state read-only,
-and Activate/Deactivate as admin actions that go through the same services as the
-console (so the same checks, log entry and e-mail)."""
+and the acts of billing.acts that need no reason (Activate, Deactivate) as admin
+actions, through the same services as the console (so the same checks, log entry
+and e-mail)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,31 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_fsm_log.admin import StateLogInline
 
+from billing.acts import ACTS, Act, service_of
 from billing.models import PaymentProfile
-from billing.services import (
-    PaymentProfileError,
-    payment_profile_activate,
-    payment_profile_deactivate,
-)
+from billing.services import PaymentProfileError
+
+
+def _admin_action(act: Act):
+    """A Django admin action running `act` on each selected profile."""
+
+    def run(model_admin, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = 0
+        for profile in queryset.select_related("user"):
+            try:
+                service_of(act.decision())(actor=request.user, user=profile.user)
+            except PaymentProfileError as error:
+                model_admin.message_user(request, str(error), level=messages.ERROR)
+            else:
+                changed += 1
+        if changed:
+            model_admin.message_user(
+                request,
+                f"{changed} payment profile{'s' if changed != 1 else ''} {act.bulk.done}.",
+            )
+
+    run.__name__ = act.name  # the action's key on the changelist
+    return admin.action(description=act.bulk.button)(run)
 
 
 @admin.register(PaymentProfile)
@@ -25,7 +45,7 @@ class PaymentProfileAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "user__name", "company_name")
     ordering = ("-state_changed_at",)
     inlines = [StateLogInline]
-    actions = ["activate", "deactivate"]
+    actions = [_admin_action(act) for act in ACTS.values() if act.in_django_admin]
     # Nothing here is edited by hand: the state only moves through the services, and
     # the details are the user's to change (they go back to pending when they do).
     exclude = ("card_token",)
@@ -39,25 +59,3 @@ class PaymentProfileAdmin(admin.ModelAdmin):
     @admin.display(description="Tenant", ordering="user__tenant__name")
     def tenant(self, profile: PaymentProfile):
         return profile.user.tenant
-
-    def _run(self, request: HttpRequest, queryset: QuerySet, service, done: str) -> None:
-        changed = 0
-        for profile in queryset.select_related("user"):
-            try:
-                service(actor=request.user, user=profile.user)
-            except PaymentProfileError as error:
-                self.message_user(request, str(error), level=messages.ERROR)
-            else:
-                changed += 1
-        if changed:
-            self.message_user(
-                request, f"{changed} payment profile{'s' if changed != 1 else ''} {done}."
-            )
-
-    @admin.action(description="Activate")
-    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(request, queryset, payment_profile_activate, "activated")
-
-    @admin.action(description="Deactivate")
-    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run(request, queryset, payment_profile_deactivate, "deactivated")

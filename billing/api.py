@@ -33,22 +33,17 @@ from ninja import Field, NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.openapi.docs import DocsBase
 from ninja.security import HttpBearer
-from pydantic import StringConstraints
+from pydantic import StringConstraints, create_model
 
-from accounts.forms import SORT_VALUES, UserFilterForm
 from accounts.models import ApiToken, IdempotencyKey, User
-from accounts.selectors import (
-    DEFAULT_SORT,
-    STATUS_FILTERS,
-    USER_SORTS,
-    admin_actions,
-    user_for_admin,
-    user_list_for_admin,
-)
+from accounts.selectors import user_for_admin
 from accounts.tokens import TokenRefused, TokenThrottled, api_token_authenticate
 from billing import services
-from billing.models import PaymentProfile, can_administer
+from billing.acts import ACTS, NOT_ALLOWED, OWN_PROFILE, Decision, offered_acts, service_of
+from billing.forms import UserFilterForm
 from billing.selectors import profile_history_entries
+from billing.standing import STATUS_FILTERS
+from billing.user_list import DEFAULT_SORT, NULLABLE, SORT_VALUES, USER_SORTS, user_list_for_admin
 
 VIA = "API"
 NO_TOKEN = (
@@ -244,29 +239,6 @@ class HistoryEntry(Schema):
     description: str
 
 
-class ActivateIn(Schema):
-    note: Note = ""
-
-
-class ReasonIn(Schema):
-    reason: Reason
-
-
-class OptionalReasonIn(Schema):
-    reason: Note = ""
-
-
-class ChangeApproveIn(Schema):
-    change_id: int | None = Field(
-        None, description="The change you reviewed: refused if it was replaced meanwhile"
-    )
-
-
-class ChangeDeclineIn(Schema):
-    reason: Reason
-    change_id: int | None = None
-
-
 def _user_out(user: User) -> dict:
     profile = user.payment_profile
     return {
@@ -285,7 +257,6 @@ def _user_out(user: User) -> dict:
 
 def _profile_out(user: User, admin: User) -> dict:
     profile = user.payment_profile
-    profile.user = user  # the status reads the owner's tenant and plan, loaded here
     card = None
     if profile.card_last4:
         card = {
@@ -318,7 +289,7 @@ def _profile_out(user: User, admin: User) -> dict:
                 for label, old, new in services.changed_fields(profile, change)
             ],
         },
-        "actions": list(admin_actions(profile, admin)),
+        "actions": [act.name for act in offered_acts(profile, admin)],
     }
 
 
@@ -333,7 +304,6 @@ def _admin(request: HttpRequest) -> User:
 # the rows after it in that order. No OFFSET, no count: a page deep in 100,000 users
 # costs what the first one does.
 
-_NULLABLE = {"payment_profile__state_changed_at"}  # the plan sort: User.plan_name, "" for none
 _INTEGERS = {"pk", "payment_profile__status_rank"}
 
 
@@ -372,7 +342,7 @@ def _decode_cursor(cursor: str, sort: str) -> list[Any]:
         raise BadCursor
     for index, (column, value) in enumerate(zip(columns, values, strict=True)):
         if value is None:
-            if column not in _NULLABLE:
+            if column not in NULLABLE:
                 raise BadCursor
         elif column in _INTEGERS:
             if not isinstance(value, int) or isinstance(value, bool):
@@ -405,13 +375,13 @@ def _after(sort: str, values: list[Any]) -> Q:
             step = Q(**{f"{column}__isnull": False})
         elif descending:
             step = Q(**{f"{column}__lt": value})
-            if column in _NULLABLE:
+            if column in NULLABLE:
                 step |= Q(**{f"{column}__isnull": True})
         else:
             step = Q(**{f"{column}__gt": value})
         later |= same & step
     first, value = columns[0], values[0]
-    if value is not None and first not in _NULLABLE:
+    if value is not None and first not in NULLABLE:
         # The same condition, said so that an index on the first column bounds the scan.
         later &= Q(**{f"{first}__{'lte' if descending else 'gte'}": value})
     return later
@@ -458,9 +428,7 @@ def user_list(
     )
     form.is_valid()  # always valid: it only normalises (NULs, lengths)
     cleaned = form.cleaned_data
-    users = user_list_for_admin(
-        tenant=admin.tenant, q=cleaned["q"], status=cleaned["status"], sort=cleaned["sort"]
-    )
+    users = user_list_for_admin(tenant=admin.tenant, **form.query())
     try:
         rows, next_cursor = user_list_after(users, sort=cleaned["sort"], cursor=cursor, limit=limit)
     except BadCursor:
@@ -510,18 +478,20 @@ def profile_history(request: HttpRequest, user_id: int):
 
 
 # --- Acts ----------------------------------------------------------------------------
+#
+# One route per decision of each act of billing.acts (Review change has two:
+# change/approve and change/decline), with its request body built from what the
+# decision's service takes.
 
-Act = Callable[[User, User], PaymentProfile]
 
-
-def _perform(request: HttpRequest, user_id: int, act: Act) -> tuple[int, dict]:
+def _perform(request: HttpRequest, user_id: int, decision: Decision, body: Schema):
     admin = _admin(request)
     user = user_for_admin(admin=admin, pk=user_id)
     try:
-        act(admin, user)
+        service_of(decision)(actor=admin, user=user, via=VIA, **body.dict())
     except services.PaymentProfileError as error:
-        profile = PaymentProfile.objects.select_related("user").get(user=user)
-        return (409 if can_administer(profile, admin) else 403), {"detail": str(error)}
+        # 403 when this admin may not act on the profile at all, 409 when its state refuses.
+        return (403 if error.code in (OWN_PROFILE, NOT_ALLOWED) else 409), {"detail": str(error)}
     return 200, _profile_out(user_for_admin(admin=admin, pk=user_id), admin)
 
 
@@ -532,17 +502,13 @@ def _fingerprint(request: HttpRequest) -> str:
     return digest.hexdigest()
 
 
-def _act(request: HttpRequest, user_id: int, act: Act) -> Status:
-    return Status(*_act_once(request, user_id, act))
-
-
-def _act_once(request: HttpRequest, user_id: int, act: Act) -> tuple[int, dict]:
-    """Run `act`, once per ``Idempotency-Key``: the first request with a key stores
+def _act_once(request: HttpRequest, perform: Callable[[], tuple[int, dict]]) -> tuple[int, dict]:
+    """Run `perform`, once per ``Idempotency-Key``: the first request with a key stores
     its answer in the same transaction as the act, and a repeat gets that answer.
     A concurrent repeat waits on the key's unique row until the first commits."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        return _perform(request, user_id, act)
+        return perform()
     if not (0 < len(key) <= 255) or not key.isprintable():
         return 422, {"detail": "An Idempotency-Key is 1 to 255 printable characters."}
     token, fingerprint = request.auth, _fingerprint(request)
@@ -563,7 +529,7 @@ def _act_once(request: HttpRequest, user_id: int, act: Act) -> tuple[int, dict]:
                     "24 hours: use a new key for a new request."
                 }
             return record.status_code, record.body
-        status, body = _perform(request, user_id, act)
+        status, body = perform()
         record.status_code, record.body = status, json.loads(json.dumps(body, default=str))
         record.save(update_fields=["status_code", "body"])
     return status, body
@@ -583,71 +549,43 @@ IDEMPOTENCY_HEADER = {
 }
 
 
-def _act_route(path: str, operation_id: str):
-    return api.post(
-        path,
+def _body_schema(decision: Decision) -> type[Schema]:
+    """The request body of `decision`'s route: a field per input its service takes."""
+    fields: dict[str, Any] = {}
+    for name in decision.takes:
+        if name == "note":
+            fields["note"] = (Note, "")
+        elif name == "reason":
+            fields["reason"] = (Reason, ...) if decision.reason.required else (Note, "")
+        elif name == "change_id":
+            fields["change_id"] = (
+                int | None,
+                Field(
+                    None,
+                    description="The change you reviewed: refused if it was replaced meanwhile",
+                ),
+            )
+    return create_model(decision.api_body, __base__=Schema, **fields)
+
+
+def _act_route(decision: Decision) -> None:
+    body_schema = _body_schema(decision)
+
+    def act(request: HttpRequest, user_id: int, body):
+        return Status(*_act_once(request, lambda: _perform(request, user_id, decision, body)))
+
+    act.__name__ = decision.operation_id
+    act.__doc__ = decision.api_summary
+    act.__annotations__ = {"request": HttpRequest, "user_id": int, "body": body_schema}
+    api.post(
+        f"/users/{{user_id}}/{decision.api_path}",
         response={200: ProfileOut, **ACT_ERRORS},
         tags=["acts"],
-        operation_id=operation_id,
+        operation_id=decision.operation_id,
         openapi_extra=IDEMPOTENCY_HEADER,
-    )
+    )(act)
 
 
-@_act_route("/users/{user_id}/activate", "profile_activate")
-def profile_activate(request: HttpRequest, user_id: int, body: ActivateIn):
-    """Activate Pay Profile: a pending or inactive profile becomes active."""
-    return _act(
-        request,
-        user_id,
-        lambda admin, user: services.payment_profile_activate(
-            actor=admin, user=user, note=body.note, via=VIA
-        ),
-    )
-
-
-@_act_route("/users/{user_id}/deactivate", "profile_deactivate")
-def profile_deactivate(request: HttpRequest, user_id: int, body: OptionalReasonIn):
-    """Deactivate Pay Profile (an optional reason, which the user reads)."""
-    return _act(
-        request,
-        user_id,
-        lambda admin, user: services.payment_profile_deactivate(
-            actor=admin, user=user, reason=body.reason, via=VIA
-        ),
-    )
-
-
-@_act_route("/users/{user_id}/decline", "profile_decline")
-def profile_decline(request: HttpRequest, user_id: int, body: ReasonIn):
-    """Decline Pay Profile: a pending profile goes back to its owner with the reason."""
-    return _act(
-        request,
-        user_id,
-        lambda admin, user: services.payment_profile_decline(
-            actor=admin, user=user, reason=body.reason, via=VIA
-        ),
-    )
-
-
-@_act_route("/users/{user_id}/change/approve", "profile_change_approve")
-def profile_change_approve(request: HttpRequest, user_id: int, body: ChangeApproveIn):
-    """Approve the pending change: its details replace the profile's."""
-    return _act(
-        request,
-        user_id,
-        lambda admin, user: services.payment_profile_change_approve(
-            actor=admin, user=user, change_id=body.change_id, via=VIA
-        ),
-    )
-
-
-@_act_route("/users/{user_id}/change/decline", "profile_change_decline")
-def profile_change_decline(request: HttpRequest, user_id: int, body: ChangeDeclineIn):
-    """Decline the pending change with a reason: the profile keeps its details."""
-    return _act(
-        request,
-        user_id,
-        lambda admin, user: services.payment_profile_change_decline(
-            actor=admin, user=user, reason=body.reason, change_id=body.change_id, via=VIA
-        ),
-    )
+for _act in ACTS.values():
+    for _decision in _act.decisions:
+        _act_route(_decision)

@@ -7,4 +7,8 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self) -> None:
-        from billing import signals  # noqa: F401  (connects the receivers)
+        from accounts.holds import PAYMENT_PROFILE, register_hold
+        from billing import services, signals  # noqa: F401  (receivers; the acts' services)
+        from billing.standing import user_is_held
+
+        register_hold(PAYMENT_PROFILE, user_is_held, "billing:gate")

@@ -1,19 +1,18 @@
 """Bulk acts: Activate, Deactivate or Decline the payment profiles of many users at once.
 
-A bulk act is the single act, row by row. Each user's profile goes through the same
-service as one popup would (``payment_profile_activate`` / ``_deactivate`` /
-``_decline``), in its own transaction, so a refusal skips that user and undoes
-nothing else, and two admins at once never double a transition (the service locks
-the profile). What each row came to is written in the same transaction as the act
-(``BulkActionItem.outcome``), so a row is done exactly once, even when a worker
-crashes halfway and another takes the job over.
+A bulk act is the single act (billing.acts.BULK_ACTS), row by row. Each user's
+profile goes through the same service as one popup would, in its own transaction,
+so a refusal skips that user and undoes nothing else, and two admins at once never
+double a transition (the service locks the profile). What each row came to is
+written in the same transaction as the act (``BulkActionItem.outcome``), so a row
+is done exactly once, even when a worker crashes halfway and another takes the job
+over.
 
 Before anything happens, ``bulk_preview`` counts what would change and what would
 be skipped and why, in one SQL query however many users are selected. Its reasons
-are not a second copy of the rules: they are the codes the refusal functions of
-billing/services.py give (``Refusal.code``), worked out once per kind of profile the
-refusals tell apart (its state, whether it was declined, whether it is the admin's
-own) by asking those functions themselves.
+are not a second copy of the rules: they are the act's own refusals (billing.acts:
+the admin's own profile, then the kinds of profile its transition does not start
+from), said in SQL.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -31,93 +30,23 @@ from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import User
-from billing.models import BulkAction, BulkActionItem, PaymentProfile, State
-from billing.services import (
-    ALREADY_ACTIVE,
-    ALREADY_DECLINED,
-    ALREADY_INACTIVE,
-    CONFLICT,
+from billing.acts import (
+    BULK_ACTS,
+    CHOOSE_BULK_ACT,
     NOT_ALLOWED,
-    NOT_PENDING,
-    NOT_SET_UP,
     OWN_PROFILE,
-    PENDING,
-    PaymentProfileError,
-    activate_refusal,
-    deactivate_refusal,
-    decline_refusal,
-    payment_profile_activate,
-    payment_profile_deactivate,
-    payment_profile_decline,
+    REFUSED,
+    SKIP_LABELS,
+    Act,
+    kind_q,
+    service_of,
 )
+from billing.models import BulkAction, BulkActionItem
+from billing.services import PaymentProfileError
 
 logger = logging.getLogger(__name__)
 
 CHANGED = BulkActionItem.CHANGED
-REFUSED = "refused"  # a refusal without a code of its own
-
-# How each skipped group is named on the confirmation and the result
-# ("3 skipped: already active").
-SKIP_LABELS = {
-    NOT_SET_UP: "not set up",
-    NOT_PENDING: "not pending",
-    PENDING: "pending activation",
-    ALREADY_ACTIVE: "already active",
-    ALREADY_INACTIVE: "already inactive",
-    ALREADY_DECLINED: "already declined",
-    OWN_PROFILE: "your own profile",
-    NOT_ALLOWED: "not allowed",
-    CONFLICT: "changed at the same time",
-    REFUSED: "refused",
-}
-
-
-@dataclass(frozen=True)
-class Act:
-    """What a bulk act runs per row and how its pages name it."""
-
-    key: str
-    button: str  # "Activate"
-    service: Callable[..., PaymentProfile]
-    refusal: Callable[..., str]
-    done: str  # "12 activated"
-    will: str  # "12 will be activated"
-    reason_required: bool
-    takes_reason: bool
-
-
-ACTS: dict[str, Act] = {
-    "activate": Act(
-        "activate",
-        "Activate",
-        payment_profile_activate,
-        activate_refusal,
-        "activated",
-        "will be activated",
-        reason_required=False,
-        takes_reason=False,
-    ),
-    "deactivate": Act(
-        "deactivate",
-        "Deactivate",
-        payment_profile_deactivate,
-        deactivate_refusal,
-        "deactivated",
-        "will be deactivated",
-        reason_required=False,
-        takes_reason=True,
-    ),
-    "decline": Act(
-        "decline",
-        "Decline",
-        payment_profile_decline,
-        decline_refusal,
-        "declined",
-        "will be declined",
-        reason_required=True,
-        takes_reason=True,
-    ),
-}
 
 # A worker that has not said it is alive for this long has crashed: another one
 # takes its job over (and goes on with the rows not done).
@@ -168,7 +97,7 @@ class BulkPreview:
     def summary(self) -> str:
         """ "12 will be activated; 3 skipped: already active; 1 skipped: your own profile"."""
         return "; ".join(
-            [f"{self.will_change} {ACTS[self.act].will}", *_skipped_words(self.skipped)]
+            [f"{self.will_change} {BULK_ACTS[self.act].bulk.will}", *_skipped_words(self.skipped)]
         )
 
 
@@ -190,56 +119,30 @@ class BulkResult:
     @property
     def summary(self) -> str:
         """ "12 activated; 3 skipped: not pending; 1 skipped: your own profile"."""
-        return "; ".join([f"{self.changed} {ACTS[self.act].done}", *_skipped_words(self.skipped)])
+        words = BULK_ACTS[self.act].bulk
+        return "; ".join([f"{self.changed} {words.done}", *_skipped_words(self.skipped)])
 
 
 # --- Preview -----------------------------------------------------------------------
 
 
-def _outcome_by_kind(act: Act, actor: User) -> dict[tuple[str, bool, bool], str]:
-    """For each kind of profile the refusals tell apart (state, declined or not, the
-    actor's own or not): "changed", or the code of the refusal the act would meet.
-    Asked of the refusal function itself, on a profile in memory, so the preview
-    follows the very rules the service applies to each row."""
-    someone = User(pk=0, tenant_id=actor.tenant_id, name="someone", email="someone@example.com")
-    outcome = {}
-    for state in State.values:
-        for declined in (False, True):
-            for own in (False, True):
-                profile = PaymentProfile(
-                    state=state,
-                    declined_at=timezone.now() if declined else None,
-                    user=actor if own else someone,
-                )
-                refusal = act.refusal(profile=profile, actor=actor)
-                outcome[state, declined, own] = (
-                    (getattr(refusal, "code", "") or REFUSED) if refusal else CHANGED
-                )
-    return outcome
-
-
 def _outcome_expression(act: Act, actor: User) -> Case:
-    """The outcome of each user's row, as SQL (one CASE over the profile's columns)."""
-    conditions: dict[str, Q] = {}
-    for (state, declined, own), code in _outcome_by_kind(act, actor).items():
-        condition = (
-            Q(payment_profile__state=state)
-            & Q(payment_profile__declined_at__isnull=not declined)
-            & (Q(pk=actor.pk) if own else ~Q(pk=actor.pk))
-        )
-        conditions[code] = conditions[code] | condition if code in conditions else condition
-    return Case(
-        *(When(condition, then=Value(code)) for code, condition in conditions.items()),
-        default=Value(REFUSED),
-        output_field=CharField(),
-    )
+    """The outcome of each user's row, as SQL: the code of the refusal the act would
+    meet (billing.acts.Act.refusal: the admin's own profile first, then the kinds of
+    profile its transition does not start from), or "changed"."""
+    whens = [] if actor.is_superuser else [When(pk=actor.pk, then=Value(OWN_PROFILE))]
+    whens += [
+        When(kind_q(kind, prefix="payment_profile__"), then=Value(code))
+        for kind, (_sentence, code) in act.refused.items()
+    ]
+    return Case(*whens, default=Value(CHANGED), output_field=CharField())
 
 
 def bulk_preview(*, actor: User, act: str, users: QuerySet[User]) -> BulkPreview:
     """How many of `users` (a queryset of the actor's tenant: chosen rows, or every
     user matching the Users page's filter) `act` would change, and how many it
     would skip, grouped by reason. One query (a GROUP BY), whatever the number."""
-    spec = ACTS[act]
+    spec = BULK_ACTS[act]
     rows = (
         users.order_by()
         .annotate(bulk_outcome=_outcome_expression(spec, actor))
@@ -259,9 +162,10 @@ def bulk_preview(*, actor: User, act: str, users: QuerySet[User]) -> BulkPreview
 
 
 def _check(*, act: str, reason: str, count: int) -> None:
-    if act not in ACTS:
-        raise PaymentProfileError("Choose Activate, Deactivate or Decline.", code="bad_act")
-    if ACTS[act].reason_required and not reason:
+    if act not in BULK_ACTS:
+        raise PaymentProfileError(CHOOSE_BULK_ACT, code="bad_act")
+    wanted = BULK_ACTS[act].reason
+    if wanted and wanted.required and not reason:
         raise PaymentProfileError(
             "Give a reason: each user reads it to know what to correct.", code="reason_required"
         )
@@ -279,9 +183,13 @@ def _check(*, act: str, reason: str, count: int) -> None:
         )
 
 
-def _tenant_ids(actor: User, user_ids: Iterable[int]) -> list[int]:
+def _tenant_ids(actor: User, user_ids: Iterable[int] | QuerySet[User]) -> list[int]:
     """The ids among `user_ids` that are users of the actor's tenant, in order, once
-    each (read in batches: a database takes only so many parameters)."""
+    each: a queryset of users in one query; ids in batches (a database takes only so
+    many parameters)."""
+    if isinstance(user_ids, QuerySet):
+        scoped = user_ids.filter(tenant_id=actor.tenant_id).values_list("pk", flat=True)
+        return list(scoped[: settings.BULK_MAX_USERS + 1])
     wanted = list(dict.fromkeys(int(pk) for pk in user_ids))
     found: set[int] = set()
     for start in range(0, len(wanted), 500):
@@ -298,15 +206,16 @@ def bulk_start(
     *,
     actor: User,
     act: str,
-    user_ids: Iterable[int],
+    user_ids: Iterable[int] | QuerySet[User],
     reason: str = "",
     token: str = "",
     back_url: str = "",
     worker: str = "",
 ) -> tuple[BulkAction, bool]:
     """Freeze a bulk act: the job and one row per user of the actor's tenant among
-    `user_ids` (others are left out). Returns (job, created): the same `token` from
-    the same actor (a confirmation sent twice) finds the job made the first time.
+    `user_ids` (ids, or a queryset of users; others are left out). Returns (job,
+    created): the same `token` from the same actor (a confirmation sent twice) finds
+    the job made the first time.
     `worker`: who runs it, when the caller runs it itself (in the request);
     otherwise it waits for the worker. Raises ``PaymentProfileError`` for a request
     that cannot run (no act, no reason to decline, nothing or too much selected)."""
@@ -350,9 +259,10 @@ def _run_row(bulk: BulkAction, act: Act, item: BulkActionItem) -> bool:
 
     try:
         with transaction.atomic():
-            kwargs = {"reason": bulk.reason} if act.takes_reason else {}
+            decision = act.decision()
+            kwargs = {"reason": bulk.reason} if "reason" in decision.takes else {}
             try:
-                act.service(actor=bulk.actor, user=item.user, **kwargs)
+                service_of(decision)(actor=bulk.actor, user=item.user, **kwargs)
             except PaymentProfileError as error:
                 outcome = error.code or REFUSED
             else:
@@ -376,7 +286,7 @@ def _still_mine(bulk: BulkAction, worker: str) -> bool:
 def bulk_process(bulk: BulkAction, *, worker: str, seconds: float | None = None) -> bool:
     """Run the rows of `bulk` not done yet, `worker` holding its claim, for at most
     about `seconds` (None: to the end). True when the job is finished."""
-    act = ACTS[bulk.act]
+    act = BULK_ACTS[bulk.act]
     if bulk.started_at is None:
         BulkAction.objects.filter(pk=bulk.pk, started_at=None).update(started_at=timezone.now())
     if bulk.actor is None:  # the admin was deleted meanwhile: nobody may act for them
@@ -438,18 +348,6 @@ def bulk_result(bulk: BulkAction, *, listed: int = 0) -> BulkResult:
         skipped=groups,
         finished=bulk.finished_at is not None,
     )
-
-
-def bulk_run(*, actor: User, act: str, user_ids: list[int], reason: str = "") -> BulkResult:
-    """Run `act` on the profiles of `user_ids` (users of the actor's tenant; others
-    are left out) here and now, each row in its own transaction through the single
-    act's service; what came of each group. The pages run small selections this
-    way and leave large ones to the worker (``run_bulk_actions``)."""
-    worker = uuid.uuid4().hex
-    bulk, _ = bulk_start(actor=actor, act=act, user_ids=user_ids, reason=reason, worker=worker)
-    bulk_process(bulk, worker=worker)
-    bulk.refresh_from_db()
-    return bulk_result(bulk, listed=50)
 
 
 def bulk_claim(bulk: BulkAction, *, worker: str) -> bool:

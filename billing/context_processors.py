@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from accounts.timezones import tenant_zone
-from billing.selectors import card_expiring
+from billing.standing import card_expiring
+from billing.user_list import awaiting_badge
 
 
 def card_expiry(request: HttpRequest) -> dict:
@@ -19,15 +20,19 @@ def card_expiry(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    try:
-        profile = user.payment_profile
-    except ObjectDoesNotExist:
-        return {}
+    profile = user.payment_profile  # every user has one (billing.signals)
+    tenant = user.tenant
     now = timezone.now()
-    expires = card_expiring(profile, now)
+    expires = card_expiring(
+        state=profile.state,
+        method=profile.method,
+        month=profile.card_exp_month,
+        year=profile.card_exp_year,
+        tz=tenant_zone(tenant),
+        now=now,
+    )
     if expires is None:
         return {}
-    tenant = user.tenant
     if profile.pending_change_id and profile.pending_change.pays_at(expires, tenant_zone(tenant)):
         return {}
     grace = timedelta(days=tenant.card_grace_days if tenant else 0)
@@ -40,3 +45,13 @@ def card_expiry(request: HttpRequest) -> dict:
             "deactivated_at": expires + grace if profile.state == "active" else None,
         }
     }
+
+
+def admin_menu(request: HttpRequest) -> dict:
+    """What the Admin menu counts for a tenant admin: profiles and changes that wait
+    for an admin, capped ("99+", billing.user_list.awaiting_badge). Lazy: the query
+    runs only on pages that show the menu."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not (user.is_tenant_admin and user.tenant_id):
+        return {}
+    return {"awaiting_admin_badge": SimpleLazyObject(lambda: awaiting_badge(user.tenant))}

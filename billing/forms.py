@@ -6,13 +6,18 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from accounts.forms import _QueryParameter
+from accounts.models import Plan, Tenant
+from billing.acts import BULK_ACTS, CHOOSE_BULK_ACT, DECLINE_REASON, Act, Decision, Reason
 from billing.gateway import ascii_digits, card_brand, cvc_length, expiry_passed, luhn_ok
 from billing.models import INVOICE_FIELDS, BillingDetails, Method
 from billing.selectors import ACT_LABELS, Cursor
 from billing.services import CardInput, CardOnFile
+from billing.standing import STATUS_FILTERS
+from billing.user_list import DEFAULT_SORT, NO_PLAN, SORT_VALUES
 
 
 class SecretInput(forms.TextInput):
@@ -283,41 +288,17 @@ class PaymentProfileForm(forms.Form):
         return {field: self.cleaned_data.get(field, "") for field in INVOICE_FIELDS}
 
 
-class ProfileActivateForm(forms.Form):
-    """Activate Pay Profile: nothing to fill in; the confirmation is the form."""
-
-
-def _reason_field(label: str, help_text: str, *, required: bool) -> forms.CharField:
+def _reason_field(reason: Reason, *, bulk: bool = False, required: bool) -> forms.CharField:
     return forms.CharField(
-        label=label,
+        label=reason.bulk_label if bulk else reason.label,
         required=required,
-        max_length=500,
+        max_length=reason.max_length,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=help_text,
+        help_text=reason.bulk_help if bulk else reason.help,
         error_messages={
-            "required": "Give a reason: the user reads it to know what to correct.",
-            "max_length": "Keep the reason under 500 characters.",
+            "required": DECLINE_REASON,
+            "max_length": f"Keep the reason under {reason.max_length} characters.",
         },
-    )
-
-
-class ProfileDeactivateForm(forms.Form):
-    """Deactivate Pay Profile: an optional reason, sent to the user and kept in the history."""
-
-    reason = _reason_field(
-        "Reason (optional)",
-        "The user sees this in the e-mail about the deactivation.",
-        required=False,
-    )
-
-
-class ProfileDeclineForm(forms.Form):
-    """Decline Pay Profile: a reason is required; the user reads it."""
-
-    reason = _reason_field(
-        "Reason",
-        "The user reads this on their Payment Information page and in the e-mail.",
-        required=True,
     )
 
 
@@ -329,31 +310,54 @@ class _ChosenByButton(forms.HiddenInput):
         return ""
 
 
-class ChangeReviewForm(forms.Form):
-    """Review change: Approve, or Decline with a reason. `change` is the pending
-    change the reviewer was shown, so a change the user replaced meanwhile is not
-    decided unseen."""
+class ActForm(forms.Form):
+    """The confirmation of an admin act (billing.acts), built from its entry: the
+    reason it takes, if any; for an act with several decisions (Review change) the
+    button pressed (``decision``) and the change the admin was shown (``change``),
+    so a change the owner replaced meanwhile is not decided unseen."""
 
-    change = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
-    reason = _reason_field(
-        "Reason (needed to decline)",
-        "If you decline, the user reads this in the e-mail; the profile keeps its details.",
-        required=False,
-    )
-    decision = forms.ChoiceField(
-        choices=(("approve", "Approve"), ("decline", "Decline")),
-        widget=_ChosenByButton,
-        error_messages={
-            "required": "Choose Approve or Decline.",
-            "invalid_choice": "Choose Approve or Decline.",
-        },
-    )
+    def __init__(self, *args, act: Act, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.act = act
+        if any("change_id" in decision.takes for decision in act.decisions):
+            self.fields["change"] = forms.IntegerField(
+                widget=forms.HiddenInput, min_value=1, required=False
+            )
+        if act.reason:
+            # Required where its only decision needs it; else checked in clean().
+            alone = len(act.decisions) == 1 and act.reason.required
+            self.fields["reason"] = _reason_field(act.reason, required=alone)
+        if len(act.decisions) > 1:
+            choose = f"Choose {' or '.join(d.button for d in act.decisions)}."
+            self.fields["decision"] = forms.ChoiceField(
+                choices=[(d.choice, d.button) for d in act.decisions],
+                widget=_ChosenByButton,
+                error_messages={"required": choose, "invalid_choice": choose},
+            )
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("decision") == "decline" and not (cleaned.get("reason") or "").strip():
-            self.add_error("reason", "Give a reason: the user reads it to know what to correct.")
+        if "decision" in self.fields and not cleaned.get("decision"):
+            return cleaned
+        reason = self.decision.reason
+        missing = not (cleaned.get("reason") or "").strip()
+        if reason and reason.required and missing and "reason" not in self.errors:
+            self.add_error("reason", DECLINE_REASON)
         return cleaned
+
+    @property
+    def decision(self) -> Decision:
+        """The decision the admin confirmed (the only one, or the button pressed)."""
+        return self.act.decision(self.cleaned_data.get("decision") or None)
+
+    def service_kwargs(self) -> dict:
+        """What the decision's service takes from the form (billing.acts.Decision.takes)."""
+        given = {
+            "reason": self.cleaned_data.get("reason", ""),
+            "note": "",
+            "change_id": self.cleaned_data.get("change"),
+        }
+        return {key: given[key] for key in self.decision.takes}
 
 
 # --- Bulk actions (billing/bulk.py) ---------------------------------------------------
@@ -394,11 +398,8 @@ class BulkSelectionForm(forms.Form):
     page's own parameters, cleaned by accounts.forms.UserFilterForm)."""
 
     act = forms.ChoiceField(
-        choices=(("activate", "Activate"), ("deactivate", "Deactivate"), ("decline", "Decline")),
-        error_messages={
-            "required": "Choose Activate, Deactivate or Decline.",
-            "invalid_choice": "Choose Activate, Deactivate or Decline.",
-        },
+        choices=[(name, act.bulk.button) for name, act in BULK_ACTS.items()],
+        error_messages={"required": CHOOSE_BULK_ACT, "invalid_choice": CHOOSE_BULK_ACT},
     )
     ids = _SelectedIds(required=False)
     all = forms.BooleanField(required=False)
@@ -426,19 +427,11 @@ class BulkConfirmForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, act: str, **kwargs):
+    def __init__(self, *args, act: Act, **kwargs):
         super().__init__(*args, **kwargs)
-        if act == "decline":
+        if act.reason:
             self.fields["reason"] = _reason_field(
-                "Reason (the same for every user)",
-                "Each user reads this on their Payment Information page and in the e-mail.",
-                required=True,
-            )
-        elif act == "deactivate":
-            self.fields["reason"] = _reason_field(
-                "Reason (optional, the same for every user)",
-                "Each user sees this in the e-mail about the deactivation.",
-                required=False,
+                act.reason, bulk=True, required=act.reason.required
             )
 
 
@@ -520,4 +513,78 @@ class ActivityFilterForm(KeyPageForm):
         return {key: data.get(key) or None for key in ("since", "until")} | {
             "act": data.get("act", ""),
             "user": data.get("user", ""),
+        }
+
+
+# --- Admin > Users --------------------------------------------------------------------
+
+# The Users page's page sizes; a stale or crafted `size` gets the default.
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 50
+
+
+class UserFilterForm(forms.Form):
+    """The Users page's parameters (and its CSV export's, a bulk act's "all
+    matching" and the API's list): search, status filter, plan, sort, page and page
+    size. The one place they are cleaned; billing.user_list trusts what comes out.
+    A stale or crafted value falls back to its default rather than failing the
+    page, so this form is always valid.
+
+    `plan` comes out as "" (all), "none" (no plan) or the id, as text, of one of
+    `tenant`'s plans: another tenant's plan id is ignored like any unknown value.
+    The tenant's plans are read when first needed (one query), by the plan's
+    cleaning or the page's plan select, as ``self.plans``."""
+
+    q = _QueryParameter(max_length=100)
+    status = _QueryParameter(max_length=20)
+    plan = _QueryParameter(max_length=20)
+    sort = _QueryParameter(max_length=20)
+    page = _QueryParameter(max_length=20)  # billing.user_list copes with the rest
+    size = _QueryParameter(max_length=5)
+
+    # What narrows the list (sort, page and size do not).
+    FILTERS = ("q", "status", "plan")
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+
+    @cached_property
+    def plans(self) -> list[Plan]:
+        return list(Plan.objects.filter(tenant=self.tenant).order_by("name"))
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        return status if status in STATUS_FILTERS else ""
+
+    def clean_plan(self) -> str:
+        plan = self.cleaned_data["plan"]
+        if plan == NO_PLAN:
+            return plan
+        # Digits only before the query: junk never costs the plans' read.
+        if plan.isascii() and plan.isdigit() and plan in {str(p.pk) for p in self.plans}:
+            return plan
+        return ""
+
+    def clean_sort(self) -> str:
+        sort = self.cleaned_data["sort"]
+        return sort if sort in SORT_VALUES else DEFAULT_SORT
+
+    def clean_size(self) -> int:
+        size = self.cleaned_data["size"]
+        return int(size) if size in {str(s) for s in PAGE_SIZES} else DEFAULT_PAGE_SIZE
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(self.cleaned_data[key] for key in self.FILTERS)
+
+    def filters(self) -> dict[str, str]:
+        """The filters that are set, as billing.user_list takes them."""
+        return {key: self.cleaned_data[key] for key in self.FILTERS if self.cleaned_data[key]}
+
+    def query(self) -> dict[str, str]:
+        """The filters and the sort, as billing.user_list takes them."""
+        return {
+            **{key: self.cleaned_data[key] for key in self.FILTERS},
+            "sort": self.cleaned_data["sort"],
         }

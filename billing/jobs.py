@@ -22,23 +22,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from accounts.models import Plan, Tenant, User
+from accounts.models import Tenant, User
 from accounts.timezones import tenant_zone
 from billing import notifications
 from billing.bulk import run_bulk_actions
 from billing.models import Method, PaymentProfile, Reminder, State
-from billing.selectors import CARD_MONTH, month_index
 from billing.services import (
     CARD_WARNING,
     SETUP_REMINDER,
     _log,
     payment_profile_expire,
+)
+from billing.standing import (
+    card_ends_by_q,
+    card_in_use_q,
+    profile_needed_q,
+    user_needs_profile,
 )
 
 logger = logging.getLogger(__name__)
@@ -151,7 +156,7 @@ def send_setup_reminder(profile: PaymentProfile, now: datetime) -> int:
             .select_related("user__tenant", "user__plan")
             .get(pk=profile.pk)
         )
-        if profile.state != State.NONE or not profile.user.needs_payment_profile:
+        if profile.state != State.NONE or not user_needs_profile(profile.user):
             return 0
         sent = set(
             Reminder.objects.filter(kind=Reminder.Kind.SETUP, profile=profile).values_list(
@@ -183,11 +188,10 @@ def send_setup_reminders(now: datetime) -> int:
     )
     held = (
         PaymentProfile.objects.filter(
+            profile_needed_q(),
             state=State.NONE,
             user__is_active=True,
-            user__tenant__require_payment_profile=True,
             user__tenant__setup_reminders=True,
-            user__plan__kind=Plan.Kind.SUBSCRIPTION,
             user__date_joined__lte=now - timedelta(days=SETUP_REMINDER_DAYS[0]),
         )
         .exclude(Exists(last_sent))
@@ -250,14 +254,12 @@ def send_card_warning(profile: PaymentProfile, now: datetime) -> int:
 
 def send_card_warnings(now: datetime) -> int:
     # Months that can be within CARD_WARNING_DAYS of now in any zone (±14 hours).
-    low = month_index(now - timedelta(days=1))
-    high = month_index(now + timedelta(days=max(CARD_WARNING_DAYS) + 1))
+    # Cards that end within CARD_WARNING_DAYS and have not ended, in any zone
+    # (a day of margin either side); send_card_warning decides in the tenant's.
     cards = (
-        PaymentProfile.objects.filter(
-            state__in=(State.ACTIVE, State.PENDING), method=Method.CREDIT_CARD
-        )
-        .alias(card_month=CARD_MONTH)
-        .filter(card_month__gte=low, card_month__lte=high)
+        PaymentProfile.objects.filter(card_in_use_q())
+        .filter(card_ends_by_q(now + timedelta(days=max(CARD_WARNING_DAYS) + 1), tz=UTC))
+        .exclude(card_ends_by_q(now - timedelta(days=1), tz=UTC))
         .order_by("pk")
     )
     return _each(cards, lambda profile: send_card_warning(profile, now))
@@ -267,12 +269,11 @@ def expire_cards(now: datetime) -> int:
     """Deactivate the active card profiles whose card expired more than their
     tenant's grace period ago (billing.services.payment_profile_expire decides,
     under the row's lock)."""
-    # Expired in any zone: an expiry month before the current one, a day ahead.
-    before = month_index(now + timedelta(days=1))
+    # Ended in any zone: by a day from now (payment_profile_expire decides in the
+    # tenant's zone).
     expired = (
         PaymentProfile.objects.filter(state=State.ACTIVE, method=Method.CREDIT_CARD)
-        .alias(card_month=CARD_MONTH)
-        .filter(card_month__lt=before)
+        .filter(card_ends_by_q(now + timedelta(days=1), tz=UTC))
         .select_related("user")
         .order_by("pk")
     )

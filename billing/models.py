@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
 from django.conf import settings
 from django.db import models
@@ -8,41 +8,25 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
-from accounts.models import Plan, User
+from accounts.models import User
+from billing.standing import (
+    CARD_EXPIRING_WITHIN,
+    STATUS_ORDER,
+    STATUS_RANK,
+    Method,
+    State,
+    Status,
+    card_ends_by,
+    card_expires_at,
+    held,
+    held_case,
+    rank_case,
+    status_from_rank,
+    status_of,
+    user_needs_profile,
+)
 
-
-class State(models.TextChoices):
-    NONE = "none", "Not set up"
-    PENDING = "pending", "Pending activation"
-    ACTIVE = "active", "Active"
-    INACTIVE = "inactive", "Inactive"
-
-
-class Status(models.TextChoices):
-    """A profile's standing as the pages name it: its state, told apart where an
-    admin or the user needs more (declined or deactivated; a change waiting;
-    needed or not)."""
-
-    NOT_REQUIRED = "not_required", "Not required"
-    NONE = "none", "Not set up"
-    PENDING = "pending", "Pending activation"
-    ACTIVE = "active", "Active"
-    CHANGE_PENDING = "change_pending", "Active · change pending"
-    DECLINED = "declined", "Declined"
-    INACTIVE = "inactive", "Inactive"
-
-
-def profile_status(*, state: str, declined: bool, change_waiting: bool, needed: bool) -> Status:
-    """A profile's standing from its columns (PaymentProfile.status, and readers of
-    many rows as plain values, like the Users CSV export): `needed` is whether its
-    owner needs a profile (User.needs_payment_profile), which matters in state none."""
-    if state == State.NONE:
-        return Status.NONE if needed else Status.NOT_REQUIRED
-    if state == State.ACTIVE:
-        return Status.CHANGE_PENDING if change_waiting else Status.ACTIVE
-    if state == State.INACTIVE:
-        return Status.DECLINED if declined else Status.INACTIVE
-    return Status.PENDING
+__all__ = ["CARD_EXPIRING_WITHIN", "STATUS_ORDER", "STATUS_RANK", "Method", "State", "Status"]
 
 
 def card_expiry_text(month: int | None, year: int | None) -> str:
@@ -50,30 +34,6 @@ def card_expiry_text(month: int | None, year: int | None) -> str:
     if not month or not year:
         return ""
     return f"{month:02d}/{year % 100:02d}"
-
-
-# The Users page's status sort, in workflow order: first what waits for an admin
-# (a profile to activate, then a change to review), then what waits for its owner
-# (declined: to correct and resubmit; not set up although needed), then the
-# settled (active, then deactivated), and last the profiles outside the workflow
-# (not required: the user's plan or tenant needs none). Stored per profile as
-# ``PaymentProfile.status_rank`` so that the sort and the status filter are read
-# from an index.
-STATUS_ORDER = (
-    Status.PENDING,
-    Status.CHANGE_PENDING,
-    Status.DECLINED,
-    Status.NONE,
-    Status.ACTIVE,
-    Status.INACTIVE,
-    Status.NOT_REQUIRED,
-)
-STATUS_RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
-
-
-class Method(models.TextChoices):
-    CREDIT_CARD = "credit_card", "Credit Card"
-    INVOICE = "invoice", "Invoice"
 
 
 def can_administer(profile: PaymentProfile, actor) -> bool:
@@ -128,20 +88,6 @@ INVOICE_FIELDS = (
 DETAIL_FIELDS = ("method", *INVOICE_FIELDS, *CARD_FIELDS)
 
 
-# A card expiring within this many days is shown as expiring (the banner, the Users
-# page's "Card expiring") and its owner is e-mailed at each of CARD_WARNING_DAYS.
-CARD_EXPIRING_WITHIN = timedelta(days=30)
-
-
-def card_expires_at(month: int, year: int, tz: tzinfo) -> datetime:
-    """The first moment a card is no longer good: it is good through the last day of
-    its expiry month (as billing.gateway.expiry_passed), in `tz`, the zone of the
-    owner's tenant (the zone every time of theirs is shown in)."""
-    if month == 12:
-        return datetime(year + 1, 1, 1, tzinfo=tz)
-    return datetime(year, month + 1, 1, tzinfo=tz)
-
-
 class BillingDetails(models.Model):
     """What a user saves on the Payment Information page: a method and its details.
     A profile holds the details in force; a pending change the ones that wait for
@@ -187,11 +133,13 @@ class BillingDetails(models.Model):
         return card_expires_at(self.card_exp_month, self.card_exp_year, tz)
 
     def pays_at(self, moment: datetime, tz: tzinfo) -> bool:
-        """Whether these details can pay at `moment`: an invoice, or a card not expired."""
+        """Whether these details can pay at `moment`: an invoice, or a card not ended."""
         if self.method == Method.INVOICE:
             return True
-        expires = self.card_expires_at(tz)
-        return expires is not None and moment < expires
+        has_card = self.method == Method.CREDIT_CARD and self.card_exp_month and self.card_exp_year
+        return bool(has_card) and not card_ends_by(
+            month=self.card_exp_month, year=self.card_exp_year, moment=moment, tz=tz
+        )
 
 
 class PendingChange(BillingDetails):
@@ -213,36 +161,14 @@ class ProfileQuerySet(models.QuerySet):
     def refresh_sort_keys(self) -> int:
         """Recompute the copies the Users page sorts and filters by (``tenant``,
         ``status_rank``, ``held``) for these profiles from their users, plans and
-        tenants, in one UPDATE. For changes made around the profile rather than to
-        it: a user's plan or tenant, a plan's kind, a tenant's requirement
-        (billing.signals)."""
+        tenants, in one UPDATE, with billing.standing's expressions. For changes
+        made around the profile rather than to it: a user's plan or tenant, a
+        plan's kind, a tenant's requirement (billing.signals)."""
         users = User.objects.filter(pk=models.OuterRef("user_id"))
-        needed = User.objects.filter(
-            tenant__require_payment_profile=True, plan__kind=Plan.Kind.SUBSCRIPTION
-        ).values("pk")
-        held = models.Case(
-            models.When(~models.Q(state=State.ACTIVE) & models.Q(user__in=needed), then=True),
-            default=False,
-        )
-        rank = models.Case(
-            models.When(state=State.PENDING, then=STATUS_RANK[Status.PENDING]),
-            models.When(
-                state=State.ACTIVE,
-                pending_change__isnull=False,
-                then=STATUS_RANK[Status.CHANGE_PENDING],
-            ),
-            models.When(state=State.ACTIVE, then=STATUS_RANK[Status.ACTIVE]),
-            models.When(
-                state=State.INACTIVE,
-                declined_at__isnull=False,
-                then=STATUS_RANK[Status.DECLINED],
-            ),
-            models.When(state=State.INACTIVE, then=STATUS_RANK[Status.INACTIVE]),
-            models.When(user__in=needed, then=STATUS_RANK[Status.NONE]),
-            default=STATUS_RANK[Status.NOT_REQUIRED],
-        )
         return self.update(
-            tenant=models.Subquery(users.values("tenant_id")[:1]), status_rank=rank, held=held
+            tenant=models.Subquery(users.values("tenant_id")[:1]),
+            status_rank=rank_case(),
+            held=held_case(),
         )
 
 
@@ -338,12 +264,20 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
 
     def save(self, *args, **kwargs) -> None:
         """Saves the Users page's copies with every save, however few fields it
-        names: the status depends on the state, the pending change and the decline;
-        being held on the state and (read only when not active) the owner's plan
-        and tenant."""
+        names, from billing.standing's Python twins: the status depends on the
+        state, the pending change and the decline; being held on the state and
+        (read only when not active) the owner's plan and tenant."""
+        needed = self.state != State.ACTIVE and user_needs_profile(self.user)
         self.tenant_id = self.user.tenant_id
-        self.status_rank = STATUS_RANK[self.status]
-        self.held = self.state != State.ACTIVE and self.user.needs_payment_profile
+        self.status_rank = STATUS_RANK[
+            status_of(
+                state=self.state,
+                declined=self.declined_at is not None,
+                change_waiting=self.pending_change_id is not None,
+                needed=needed,
+            )
+        ]
+        self.held = held(state=self.state, needed=needed)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "tenant", "status_rank", "held"}
@@ -355,16 +289,14 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
 
     @property
     def status(self) -> Status:
-        """The standing to show. Reads the owner's tenant and plan: load them with
-        the profile (``select_related``) where many are shown."""
-        if self.state == State.NONE:  # only then is the owner's plan read
-            return Status.NONE if self.user.needs_payment_profile else Status.NOT_REQUIRED
-        return profile_status(
-            state=self.state,
-            declined=self.declined_at is not None,
-            change_waiting=self.pending_change_id is not None,
-            needed=False,
-        )
+        """The standing to show, from its copy (``status_rank``, kept by save() and
+        refresh_sort_keys() from billing.standing): no query."""
+        return status_from_rank(self.status_rank)
+
+    @property
+    def needed(self) -> bool:
+        """Whether its owner needs a profile (billing.standing.user_needs_profile)."""
+        return user_needs_profile(self.user)
 
     def _mark(self, by) -> None:
         self.state_changed_at = timezone.now()

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 def user_row_link(user: User) -> str:
     """Admin > Users showing this user's row, with its Actions."""
-    return absolute_url(reverse("accounts:user_list") + "?" + urlencode({"q": user.email}))
+    return absolute_url(reverse("billing:user_list") + "?" + urlencode({"q": user.email}))
 
 
 def _send(profile: PaymentProfile, *, to: str, template: str, context: dict) -> None:
@@ -149,6 +149,6 @@ def pending_digest(admin: User, items: list) -> None:
                 "admin": admin,
                 "user": admin,  # the subject names the tenant through `user`
                 "items": items,
-                "link": absolute_url(reverse("accounts:user_list") + "?status=awaiting"),
+                "link": absolute_url(reverse("billing:user_list") + "?status=awaiting"),
             },
         )

@@ -6,28 +6,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, TextChoices
+from django.db.models import OuterRef, Q, QuerySet, Subquery, TextChoices
 from django_fsm_log.models import StateLog
 from mailer.models import RESULT_FAILURE, RESULT_SUCCESS, Message, MessageLog
 
 from accounts.timezones import tenant_zone
-from billing.models import (
-    CARD_EXPIRING_WITHIN,
-    Method,
-    PaymentProfile,
-    ProfileEmail,
-    State,
-    card_expires_at,
-)
-
-
-def user_is_gated(user) -> bool:
-    """True when the user needs a payment profile and it is not active."""
-    return bool(
-        user.is_authenticated
-        and user.needs_payment_profile
-        and user.payment_profile.state != State.ACTIVE
-    )
+from billing.models import PaymentProfile, ProfileEmail, State
 
 
 def profile_activators(user) -> list:
@@ -333,54 +317,3 @@ def profile_emails(profile: PaymentProfile, *, limit: int = EMAILS_SHOWN) -> tup
     how many there are in all."""
     emails = profile.emails.order_by("-queued_at", "-pk")
     return email_status(list(emails[:limit])), emails.count()
-
-
-# A card's expiry month as one number (year * 12 + month), for range filters.
-CARD_MONTH = F("card_exp_year") * 12 + F("card_exp_month")
-
-
-def month_index(moment: datetime) -> int:
-    return moment.year * 12 + moment.month
-
-
-def card_expiring(profile: PaymentProfile, now: datetime) -> datetime | None:
-    """When the card in force stops being good, if that is within
-    CARD_EXPIRING_WITHIN of `now` (or has passed while the profile is still on it);
-    else None. What the banner and the Users page show. Only active and pending
-    profiles count. Reads the owner's tenant: load it with the profile."""
-    return card_ending(
-        state=profile.state,
-        method=profile.method,
-        month=profile.card_exp_month,
-        year=profile.card_exp_year,
-        tz=tenant_zone(profile.user.tenant),
-        now=now,
-    )
-
-
-def card_ending(*, state, method, month, year, tz, now: datetime) -> datetime | None:
-    """``card_expiring`` from a profile's columns, for readers of many rows as plain
-    values (the Users page); `tz` the zone of the owner's tenant."""
-    if state not in (State.ACTIVE, State.PENDING) or method != Method.CREDIT_CARD:
-        return None
-    if not month or not year:
-        return None
-    expires = card_expires_at(month, year, tz)
-    return expires if expires - now <= CARD_EXPIRING_WITHIN else None
-
-
-def card_expiring_filter(tenant, now: datetime, prefix: str = "payment_profile__") -> Q:
-    """``card_expiring`` as a filter for one tenant's profiles (or, with a prefix,
-    users): an expiry month before the month that `now` + CARD_EXPIRING_WITHIN falls
-    in, in the tenant's zone. Said as a year up to the horizon's (a range that the
-    index billing.0008 reads: (tenant, method, state, year, month)), then the month
-    within the horizon's year."""
-    horizon = (now + CARD_EXPIRING_WITHIN).astimezone(tenant_zone(tenant))
-    year, month = f"{prefix}card_exp_year", f"{prefix}card_exp_month"
-    return Q(
-        **{
-            f"{prefix}method": Method.CREDIT_CARD,
-            f"{prefix}state__in": (State.ACTIVE, State.PENDING),
-            f"{year}__lte": horizon.year,
-        }
-    ) & (Q(**{f"{year}__lt": horizon.year}) | Q(**{f"{month}__lt": horizon.month}))

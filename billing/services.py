@@ -1,8 +1,8 @@
 """The acts on a payment profile: the only way one changes.
 
 Each one is atomic: it re-reads the row under ``select_for_update()``, checks that
-the act is allowed from the state it finds and for this actor (the words of a
-refusal come from its ``*_refusal`` function, which the confirmation pages show up
+the act is allowed from the state it finds and for this actor (an admin act's
+refusal comes from its entry in billing.acts, which the confirmation pages show up
 front), runs it, saves, writes the profile's log (the transitions through
 django-fsm-log, the acts that keep the state through ``_log``, into one table), and
 queues its e-mail as a row in the same transaction. So a double click, a stale
@@ -21,12 +21,12 @@ from operator import attrgetter
 
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
+from django_fsm import ConcurrentTransition, has_transition_perm
 from django_fsm_log.models import StateLog
 
 from accounts.models import User
 from accounts.timezones import tenant_zone
-from billing import notifications
+from billing import acts, notifications
 from billing.gateway import CardError, get_gateway
 from billing.models import (
     CARD_EXPIRED,
@@ -38,7 +38,6 @@ from billing.models import (
     PendingChange,
     Reminder,
     State,
-    can_administer,
 )
 from billing.selectors import profile_activators
 
@@ -50,37 +49,12 @@ NO_CARD_ON_FILE = "There is no card on file to keep: enter the card number and C
 
 class PaymentProfileError(Exception):
     """A refused act; ``str(error)`` is a message for the person who asked, ``code``
-    (when the refusal has one: see ``Refusal``) the short reason a bulk act groups by."""
+    (when the refusal has one: billing.acts.Refusal) the short reason a bulk act
+    groups by."""
 
     def __init__(self, message: str = "", *, code: str = "") -> None:
         super().__init__(message)
         self.code = code or getattr(message, "code", "")
-
-
-class Refusal(str):
-    """Why an act is refused: the sentence shown to people, with a short ``code``
-    ("not_set_up", "already_active", "own_profile", ...) that a bulk act groups its
-    skipped users by (billing/bulk.py). Empty ("") when the act is allowed."""
-
-    code: str
-
-    def __new__(cls, sentence: str, code: str) -> Refusal:
-        refusal = super().__new__(cls, sentence)
-        refusal.code = code
-        return refusal
-
-
-# The codes the refusals of the admin acts give (billing/bulk.py says each as a
-# group of skipped users).
-NOT_SET_UP = "not_set_up"
-ALREADY_ACTIVE = "already_active"
-ALREADY_INACTIVE = "already_inactive"
-ALREADY_DECLINED = "already_declined"
-NOT_PENDING = "not_pending"
-PENDING = "pending"
-OWN_PROFILE = "own_profile"
-NOT_ALLOWED = "not_allowed"
-CONFLICT = "conflict"
 
 
 @dataclass(frozen=True)
@@ -125,7 +99,7 @@ def _save(profile: PaymentProfile) -> None:
         raise PaymentProfileError(
             f"The payment profile of {profile.user} was changed at the same time. "
             "Reload the page and try again.",
-            code=CONFLICT,
+            code=acts.CONFLICT,
         ) from None
 
 
@@ -376,104 +350,6 @@ def _submit_change(profile: PaymentProfile, *, user: User, new: dict) -> Payment
     return profile
 
 
-def _not_allowed(profile: PaymentProfile, actor: User, act: str) -> Refusal:
-    if actor.pk == profile.user_id:
-        return Refusal(
-            f"You cannot {act} your own payment profile: another admin must do it.", OWN_PROFILE
-        )
-    return Refusal(f"You are not allowed to {act} this payment profile.", NOT_ALLOWED)
-
-
-def activate_refusal(*, profile: PaymentProfile, actor: User) -> Refusal | str:
-    """Why `actor` may not activate `profile` now (a ``Refusal``: sentence and code),
-    or "" if they may. The service raises it; the confirmation page shows it up
-    front; a bulk act groups by its code. Reads only the profile's state, whether it
-    was declined, and whose it is (billing/bulk.py's preview relies on that)."""
-    user = profile.user
-    if not can_proceed(profile.activate):
-        if profile.state == State.NONE:
-            return Refusal(
-                f"{user} has not set up a payment profile yet, so there is nothing to activate.",
-                NOT_SET_UP,
-            )
-        return Refusal(f"The payment profile of {user} is already active.", ALREADY_ACTIVE)
-    if not has_transition_perm(profile.activate, actor):
-        return _not_allowed(profile, actor, "activate")
-    return ""
-
-
-def deactivate_refusal(*, profile: PaymentProfile, actor: User) -> Refusal | str:
-    """Why `actor` may not deactivate `profile` now, or "" if they may."""
-    user = profile.user
-    if not can_proceed(profile.deactivate):
-        if profile.state == State.NONE:
-            return Refusal(
-                f"{user} has not set up a payment profile yet, so there is nothing to deactivate.",
-                NOT_SET_UP,
-            )
-        if profile.state == State.PENDING:
-            return Refusal(
-                f"The payment profile of {user} is pending activation and cannot be deactivated.",
-                PENDING,
-            )
-        return Refusal(f"The payment profile of {user} is already inactive.", ALREADY_INACTIVE)
-    if not has_transition_perm(profile.deactivate, actor):
-        return _not_allowed(profile, actor, "deactivate")
-    return ""
-
-
-def decline_refusal(*, profile: PaymentProfile, actor: User) -> Refusal | str:
-    """Why `actor` may not decline `profile` now, or "" if they may."""
-    user = profile.user
-    if not can_proceed(profile.decline):
-        if profile.state == State.NONE:
-            return Refusal(
-                f"{user} has not set up a payment profile yet, so there is nothing to decline.",
-                NOT_SET_UP,
-            )
-        if profile.state == State.ACTIVE:
-            return Refusal(
-                f"The payment profile of {user} is already active: deactivate it instead "
-                "if it must stop.",
-                ALREADY_ACTIVE,
-            )
-        if profile.is_declined:
-            return Refusal(
-                f"The payment profile of {user} has already been declined.", ALREADY_DECLINED
-            )
-        return Refusal(
-            f"The payment profile of {user} is inactive: there is nothing to decline.",
-            NOT_PENDING,
-        )
-    if not has_transition_perm(profile.decline, actor):
-        return _not_allowed(profile, actor, "decline")
-    return ""
-
-
-def change_review_refusal(
-    *, profile: PaymentProfile, actor: User, change_id: int | None = None
-) -> str:
-    """Why `actor` may not approve or decline the profile's pending change now, or
-    "" if they may. `change_id` is the change the reviewer was shown: if the owner
-    replaced it meanwhile, the reviewer must look at the new one first."""
-    user = profile.user
-    if profile.pending_change_id is None:
-        return (
-            f"No change of the payment profile of {user} awaits approval: it was approved, "
-            "declined or withdrawn meanwhile."
-        )
-    if change_id is not None and profile.pending_change_id != change_id:
-        return (
-            f"{user} replaced the change while you were reviewing it. "
-            "Review the new details before you decide."
-        )
-    if not can_administer(profile, actor):
-        if actor.pk == user.pk:
-            return "You cannot review a change of your own payment profile: another admin must."
-        return "You are not allowed to review changes of this payment profile."
-    return ""
-
-
 def _refuse_if(refusal: str) -> None:
     if refusal:
         raise PaymentProfileError(str(refusal), code=getattr(refusal, "code", ""))
@@ -488,6 +364,7 @@ def _logged(text: str | None, via: str) -> str | None:
     return f"{text} (via {via})" if text else f"Via {via}"
 
 
+@acts.ACTIVATE.runs()
 def payment_profile_activate(
     *, actor: User, user: User, note: str = "", via: str = ""
 ) -> PaymentProfile:
@@ -497,7 +374,7 @@ def payment_profile_activate(
     same holds for every admin act below."""
     with transaction.atomic():
         profile = _locked_profile(user)
-        _refuse_if(activate_refusal(profile=profile, actor=actor))
+        _refuse_if(acts.ACTIVATE.refusal(profile=profile, actor=actor))
         profile.activate(by=actor, description=_logged(note.strip() or None, via))
         _save(profile)
         notifications.profile_activated(profile)
@@ -505,13 +382,14 @@ def payment_profile_activate(
     return profile
 
 
+@acts.DEACTIVATE.runs()
 def payment_profile_deactivate(
     *, actor: User, user: User, reason: str = "", via: str = ""
 ) -> PaymentProfile:
     """An admin deactivates an active profile; the user is held at the gate again."""
     with transaction.atomic():
         profile = _locked_profile(user)
-        _refuse_if(deactivate_refusal(profile=profile, actor=actor))
+        _refuse_if(acts.DEACTIVATE.refusal(profile=profile, actor=actor))
         profile.deactivate(by=actor, description=_logged(reason.strip() or None, via))
         profile.deactivation_reason = reason.strip()
         _save(profile)
@@ -530,6 +408,7 @@ def payment_profile_deactivate(
     return profile
 
 
+@acts.DECLINE.runs()
 def payment_profile_decline(
     *, actor: User, user: User, reason: str, via: str = ""
 ) -> PaymentProfile:
@@ -537,10 +416,10 @@ def payment_profile_decline(
     inactive, shown as "Declined"); saving corrected details submits it again."""
     reason = reason.strip()
     if not reason:
-        raise PaymentProfileError("Give a reason: the user reads it to know what to correct.")
+        raise PaymentProfileError(acts.DECLINE_REASON)
     with transaction.atomic():
         profile = _locked_profile(user)
-        _refuse_if(decline_refusal(profile=profile, actor=actor))
+        _refuse_if(acts.DECLINE.refusal(profile=profile, actor=actor))
         profile.decline(by=actor, description=_logged(reason, via))
         profile.deactivation_reason = reason
         _save(profile)
@@ -549,6 +428,7 @@ def payment_profile_decline(
     return profile
 
 
+@acts.REVIEW.runs("change_approve")
 def payment_profile_change_approve(
     *, actor: User, user: User, change_id: int | None = None, via: str = ""
 ) -> PaymentProfile:
@@ -556,7 +436,7 @@ def payment_profile_change_approve(
     stays active."""
     with transaction.atomic():
         profile = _locked_profile(user)
-        _refuse_if(change_review_refusal(profile=profile, actor=actor, change_id=change_id))
+        _refuse_if(acts.REVIEW.refusal(profile=profile, actor=actor, change_id=change_id))
         change = profile.pending_change
         rows = changed_fields(profile, change)
         for field, value in change.details().items():
@@ -575,6 +455,7 @@ def payment_profile_change_approve(
     return profile
 
 
+@acts.REVIEW.runs("change_decline")
 def payment_profile_change_decline(
     *, actor: User, user: User, reason: str, change_id: int | None = None, via: str = ""
 ) -> PaymentProfile:
@@ -582,10 +463,10 @@ def payment_profile_change_decline(
     details and stays active; the user is told why."""
     reason = reason.strip()
     if not reason:
-        raise PaymentProfileError("Give a reason: the user reads it to know what to correct.")
+        raise PaymentProfileError(acts.DECLINE_REASON)
     with transaction.atomic():
         profile = _locked_profile(user)
-        _refuse_if(change_review_refusal(profile=profile, actor=actor, change_id=change_id))
+        _refuse_if(acts.REVIEW.refusal(profile=profile, actor=actor, change_id=change_id))
         _drop_change(profile)
         _log(profile, by=actor, act=CHANGE_DECLINE, description=_logged(reason, via))
         notifications.change_declined(profile, reason=reason)

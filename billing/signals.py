@@ -23,6 +23,7 @@ from django.dispatch import receiver
 
 from accounts.models import Plan, Tenant
 from billing.models import PaymentProfile, State
+from billing.standing import needs_profile
 
 # A user's save that names its fields changes the profile's copies only through these.
 _USER_FIELDS = {"tenant", "plan"}
@@ -55,7 +56,9 @@ def refresh_sort_keys_of_plan(sender, instance, created: bool, raw: bool, **kwar
     if created or raw:
         return
     # Its kind may have changed: its users' need of a profile with it.
-    needed = instance.is_paid_subscription and instance.tenant.require_payment_profile
+    needed = needs_profile(
+        required=instance.tenant.require_payment_profile, plan_kind=instance.kind
+    )
     PaymentProfile.objects.filter(user__plan=instance, held=not needed).exclude(
         state=State.ACTIVE
     ).refresh_sort_keys()
@@ -73,9 +76,10 @@ def refresh_sort_keys_of_deleted_plan(sender, instance, **kwargs) -> None:
 def refresh_sort_keys_of_tenant(sender, instance, created: bool, raw: bool, **kwargs) -> None:
     if created or raw:
         return
+    paid = Plan.Kind.SUBSCRIPTION
     # The requirement may have changed: the need of the users on paid plans.
     PaymentProfile.objects.filter(
         tenant=instance,
-        held=not instance.require_payment_profile,
-        user__plan__kind=Plan.Kind.SUBSCRIPTION,
+        held=not needs_profile(required=instance.require_payment_profile, plan_kind=paid),
+        user__plan__kind=paid,
     ).exclude(state=State.ACTIVE).refresh_sort_keys()

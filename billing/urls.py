@@ -1,6 +1,7 @@
 from django.urls import path
 
 from billing import views
+from billing.acts import ACTS
 
 app_name = "billing"
 
@@ -14,11 +15,19 @@ urlpatterns = [
 ]
 
 urlpatterns += [
-    # Admin area: a tenant admin's acts on a user's payment profile.
-    path("admin/users/<int:pk>/activate/", views.profile_activate, name="profile_activate"),
-    path("admin/users/<int:pk>/deactivate/", views.profile_deactivate, name="profile_deactivate"),
-    path("admin/users/<int:pk>/decline/", views.profile_decline, name="profile_decline"),
-    path("admin/users/<int:pk>/change/", views.profile_change_review, name="profile_change_review"),
+    # Admin > Users, its CSV, and a tenant admin's acts on a user's payment profile:
+    # one page per act of billing.acts (admin/users/<id>/activate/, …/change/, …).
+    path("admin/users/", views.user_list, name="user_list"),
+    path("admin/users/export.csv", views.user_export, name="user_export"),
+    *(
+        path(
+            f"admin/users/<int:pk>/{act.slug}/",
+            views.profile_act,
+            {"act": name},
+            name=act.url_name.removeprefix("billing:"),
+        )
+        for name, act in ACTS.items()
+    ),
     path("admin/users/<int:pk>/billing/", views.profile_detail, name="profile_detail"),
     path("admin/users/<int:pk>/history/", views.profile_history, name="profile_history"),
     # Bulk actions: many users' profiles at once.

@@ -3,6 +3,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,31 +18,33 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_fsm_log.models import StateLog
 
 from accounts.admin_area import admin_next_url, is_popup_request, tenant_admin_required
 from accounts.exports import csv_stream, export_filename
-from accounts.forms import UserFilterForm
 from accounts.holds import PAYMENT_PROFILE, open_while
 from accounts.models import User
-from accounts.selectors import user_for_admin, user_list_for_admin
+from accounts.selectors import user_for_admin
 from accounts.timezones import tenant_zone
-from billing.bulk import ACTS, bulk_preview, bulk_process, bulk_result, bulk_start
+from billing.acts import ACTS, BULK_ACTS, REVIEW, Act, offered_acts, service_of
+from billing.bulk import bulk_claim, bulk_preview, bulk_process, bulk_result, bulk_start
 from billing.forms import (
+    DEFAULT_PAGE_SIZE,
+    PAGE_SIZES,
+    ActForm,
     ActivityFilterForm,
     BulkConfirmForm,
     BulkSelectionForm,
-    ChangeReviewForm,
     KeyPageForm,
     PaymentProfileForm,
-    ProfileActivateForm,
-    ProfileDeactivateForm,
-    ProfileDeclineForm,
+    UserFilterForm,
 )
 from billing.gateway import CardError
 from billing.models import BulkAction, PaymentProfile, State
@@ -58,25 +62,25 @@ from billing.selectors import (
     profile_history_entries,
     profile_log,
     tenant_activity,
-    user_is_gated,
     with_owners,
 )
 from billing.services import (
     PaymentProfileError,
-    activate_refusal,
-    change_review_refusal,
     changed_fields,
-    deactivate_refusal,
-    decline_refusal,
-    payment_profile_activate,
-    payment_profile_change_approve,
-    payment_profile_change_decline,
     payment_profile_change_withdraw,
-    payment_profile_deactivate,
-    payment_profile_decline,
     payment_profile_remind_admins,
     payment_profile_submit,
     remind_available_at,
+)
+from billing.standing import STATUS_FILTERS, card_expiring, user_is_held
+from billing.user_list import (
+    DEFAULT_SORT,
+    NO_PLAN,
+    USER_COLUMNS,
+    UserListPage,
+    user_csv_rows,
+    user_list_for_admin,
+    user_list_page,
 )
 
 # How many of the latest entries of their profile's log the owner sees.
@@ -94,7 +98,7 @@ def _saved_message(was: PaymentProfile, who: str) -> str:
     held = " You cannot use CloudCenter until it is active."
     return (
         f"Your payment profile is saved and pending activation by {who}."
-        f"{held if was.user.needs_payment_profile else ''}"
+        f"{held if was.needed else ''}"
     )
 
 
@@ -184,7 +188,7 @@ def _local_next(request: HttpRequest) -> str:
 @require_GET
 def gate(request: HttpRequest) -> HttpResponse:
     """Where a user who needs an active payment profile is held, told what to do next."""
-    if not user_is_gated(request.user):
+    if not user_is_held(request.user):
         return redirect("accounts:home")
     profile = request.user.payment_profile
     activators = profile_activators(request.user)
@@ -245,144 +249,44 @@ def _told(request: HttpRequest, success: str) -> Iterator[None]:
 
 @tenant_admin_required
 @require_http_methods(["GET", "POST"])
-def profile_activate(request: HttpRequest, pk: int) -> HttpResponse:
-    """Activate Pay Profile: GET confirms, POST (Save) activates and goes back."""
-    target = user_for_admin(admin=request.user, pk=pk)
-    next_url = admin_next_url(request)
-    form = ProfileActivateForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        with _told(request, f"Payment profile of {target} activated."):
-            payment_profile_activate(actor=request.user, user=target)
-        return redirect(next_url)
-    profile = target.payment_profile
-    return _confirmation(
-        request,
-        "billing/profile_activate.html",
-        target=target,
-        form=form,
-        next_url=next_url,
-        title="Activate Pay Profile",
-        buttons=[{"label": "Save"}],
-        question=(
-            f"Activate the payment profile of {target.name}? They can use CloudCenter "
-            "once it is active, and they are told by e-mail."
-        ),
-        unavailable=activate_refusal(profile=profile, actor=request.user),
-    )
-
-
-@tenant_admin_required
-@require_http_methods(["GET", "POST"])
-def profile_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
-    """Deactivate Pay Profile: GET confirms (with an optional reason), POST (OK)
-    deactivates and goes back."""
-    target = user_for_admin(admin=request.user, pk=pk)
-    next_url = admin_next_url(request)
-    form = ProfileDeactivateForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        with _told(request, f"Payment profile of {target} deactivated."):
-            payment_profile_deactivate(
-                actor=request.user, user=target, reason=form.cleaned_data["reason"]
-            )
-        return redirect(next_url)
-    profile = target.payment_profile
-    held = "They cannot use CloudCenter until it is activated again. "
-    return _confirmation(
-        request,
-        "billing/profile_deactivate.html",
-        target=target,
-        form=form,
-        next_url=next_url,
-        title="Deactivate Pay Profile",
-        buttons=[{"label": "OK", "danger": True}],
-        question=(
-            f"Deactivate the payment profile of {target.name}? "
-            f"{held if target.needs_payment_profile else ''}"
-            "They are told by e-mail, with the reason if you give one."
-        ),
-        unavailable=deactivate_refusal(profile=profile, actor=request.user),
-    )
-
-
-@tenant_admin_required
-@require_http_methods(["GET", "POST"])
-def profile_decline(request: HttpRequest, pk: int) -> HttpResponse:
-    """Decline Pay Profile: GET asks for the reason, POST (Decline) sends the pending
-    profile back to its owner with it."""
-    target = user_for_admin(admin=request.user, pk=pk)
-    next_url = admin_next_url(request)
-    form = ProfileDeclineForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        with _told(request, f"Payment profile of {target} declined."):
-            payment_profile_decline(
-                actor=request.user, user=target, reason=form.cleaned_data["reason"]
-            )
-        return redirect(next_url)
-    profile = target.payment_profile
-    return _confirmation(
-        request,
-        "billing/profile_decline.html",
-        target=target,
-        form=form,
-        next_url=next_url,
-        title="Decline Pay Profile",
-        buttons=[{"label": "Decline", "danger": True}],
-        question=(
-            f"Decline the payment profile of {target.name}? It goes back to them with "
-            "your reason; when they save corrected details, it awaits activation again."
-        ),
-        unavailable=decline_refusal(profile=profile, actor=request.user),
-    )
-
-
-@tenant_admin_required
-@require_http_methods(["GET", "POST"])
-def profile_change_review(request: HttpRequest, pk: int) -> HttpResponse:
-    """Review change: the pending change's old → new details; POST Approve (the new
-    details replace the old) or Decline (with a reason; the old ones stay)."""
+def profile_act(request: HttpRequest, pk: int, act: str) -> HttpResponse:
+    """An admin act on a user's payment profile (billing.acts: Activate, Deactivate,
+    Decline Pay Profile, Review change): GET shows its confirmation, in the popup or
+    as a page; POST runs the decision confirmed and goes back to the Users page."""
+    spec = ACTS[act]
     target = user_for_admin(admin=request.user, pk=pk)
     next_url = admin_next_url(request)
     profile = target.payment_profile
-    form = ChangeReviewForm(
+    form = ActForm(
         request.POST if request.method == "POST" else None,
+        act=spec,
         initial={"change": profile.pending_change_id},
     )
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        if data["decision"] == "approve":
-            with _told(request, f"The change of {target}'s billing details is approved."):
-                payment_profile_change_approve(
-                    actor=request.user, user=target, change_id=data["change"]
-                )
-        else:
-            with _told(request, f"The change of {target}'s billing details is declined."):
-                payment_profile_change_decline(
-                    actor=request.user,
-                    user=target,
-                    change_id=data["change"],
-                    reason=data["reason"],
-                )
+        decision = form.decision
+        with _told(request, decision.done.format(user=target)):
+            service_of(decision)(actor=request.user, user=target, **form.service_kwargs())
         return redirect(next_url)
     change = profile.pending_change
     return _confirmation(
         request,
-        "billing/profile_change_review.html",
+        "billing/profile_act.html",
         target=target,
         form=form,
         next_url=next_url,
-        title="Review change",
+        title=spec.label,
         buttons=[
-            {"label": "Approve", "name": "decision", "value": "approve"},
-            {"label": "Decline", "name": "decision", "value": "decline", "danger": True},
+            {
+                "label": decision.button,
+                "name": "decision" if len(spec.decisions) > 1 else "",
+                "value": decision.choice,
+                "danger": decision.danger,
+            }
+            for decision in spec.decisions
         ],
-        question=(
-            f"{target.name} changed the billing details of their active payment profile"
-            + (f" on {timezone.localtime(change.submitted_at):%Y-%m-%d}" if change else "")
-            + ". Approve to replace the old details with the new ones, or decline with a "
-            "reason to keep the old ones."
-        ),
-        changes=changed_fields(profile, change) if change else [],
-        unavailable=change_review_refusal(profile=profile, actor=request.user),
+        question=spec.ask(target=target),
+        changes=changed_fields(profile, change) if spec is REVIEW and change else [],
+        unavailable=spec.refusal(profile=profile, actor=request.user),
     )
 
 
@@ -454,34 +358,178 @@ def profile_history(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+# --- Admin > Users ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One line of the Users page: the user (with their profile), the acts its
+    Actions dropdown offers, and whether its card is expiring."""
+
+    user: User
+    acts: list[Act]
+    card_expiring: bool
+
+
+@tenant_admin_required
+@require_GET
+def user_list(request: HttpRequest) -> HttpResponse:
+    """Admin > Users: the tenant's users with search, filters, sorting, pages and
+    each one's Actions."""
+    tenant = request.user.tenant
+    filters = UserFilterForm(request.GET, tenant=tenant)
+    filters.is_valid()  # always valid: each parameter falls back to its default
+    chosen = filters.cleaned_data
+    page = user_list_page(
+        tenant=tenant, number=chosen["page"], per_page=chosen["size"], **filters.query()
+    )
+    now, zone = timezone.now(), tenant_zone(tenant)
+    rows = []
+    for user in page.users:
+        profile = user.payment_profile
+        expiring = card_expiring(
+            state=profile.state,
+            method=profile.method,
+            month=profile.card_exp_month,
+            year=profile.card_exp_year,
+            tz=zone,
+            now=now,
+        )
+        rows.append(UserRow(user, offered_acts(profile, request.user), expiring is not None))
+    here = request.get_full_path()
+    rows_html = render_to_string(
+        "billing/_user_rows.html",
+        {"rows": rows, "next": quote(here, safe=""), "admin_pk": request.user.pk},
+        using="jinja2",
+    )
+    q, status, plan, sort, size = (chosen[key] for key in ("q", "status", "plan", "sort", "size"))
+    shown_size = str(size) if size != DEFAULT_PAGE_SIZE else ""
+    shown_sort = sort if sort != DEFAULT_SORT else ""
+    return render(
+        request,
+        "billing/user_list.html",
+        {
+            "nav": "admin",
+            "admin_nav": "users",
+            "page": page,
+            "rows": rows,
+            "rows_html": mark_safe(rows_html),  # Jinja2's, autoescaped
+            "q": q,
+            "status": status,
+            "plan": plan,
+            "sort": sort,
+            "size": size,
+            "filtered": filters.is_filtered,
+            "count_text": _count_text(page, tenant.user_count, filtered=filters.is_filtered),
+            "status_choices": STATUS_FILTERS.items(),
+            "plan_choices": [(str(p.pk), p.name) for p in filters.plans],
+            "no_plan": NO_PLAN,
+            "page_sizes": PAGE_SIZES,
+            "page_numbers": _page_numbers(page),
+            "columns": _columns(sort),
+            "bulk_acts": BULK_ACTS.values(),
+            "filter_query": _query(q=q, status=status, plan=plan, size=shown_size),
+            "page_query": _query(q=q, status=status, plan=plan, sort=shown_sort, size=shown_size),
+            "export_query": _query(q=q, status=status, plan=plan, sort=shown_sort).rstrip("&"),
+            "here": here,
+        },
+    )
+
+
+@tenant_admin_required
+@require_GET
+def user_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The Users page's list as CSV: every user of the current search, filters and
+    sort (not only a page), written as it is read from the database."""
+    tenant = request.user.tenant
+    filters = UserFilterForm(request.GET, tenant=tenant)
+    filters.is_valid()  # always valid, as on the page
+    users = user_list_for_admin(tenant=tenant, **filters.query())
+    response = StreamingHttpResponse(
+        csv_stream(USER_COLUMNS, user_csv_rows(users, tenant)),
+        content_type="text/csv; charset=utf-8",
+    )
+    today = timezone.localdate(timezone=tenant_zone(tenant))
+    response["Content-Disposition"] = (
+        f'attachment; filename="{export_filename("users", tenant, today)}"'
+    )
+    return response
+
+
+def _count_text(page: UserListPage, total: int, *, filtered: bool) -> str:
+    """ "41 of 122 users" when a filter is on ("10,000+ of 1,000,000 users" past the
+    count's cap), "122 users" when not ("1 user")."""
+    users = "user" if total == 1 else "users"
+    if not filtered:
+        return f"{total:,} {users}"
+    return f"{page.total:,}{'' if page.exact else '+'} of {total:,} {users}"
+
+
+PAGE_WINDOW = 2  # page numbers shown either side of the current one (1 on a phone)
+
+
+def _page_numbers(page: UserListPage) -> list[dict]:
+    """The page numbers around the current one, for the pagination: each with
+    whether it is the current page and whether it is the window's outer pair
+    (hidden on a phone), and a gap where pages are left out (after the last known
+    page too, when the count is not exact)."""
+    last = page.known_pages
+    low, high = max(1, page.number - PAGE_WINDOW), min(last, page.number + PAGE_WINDOW)
+    high = max(high, page.number)
+    numbers = []
+    if low > 1:
+        numbers.append({"gap": True})
+    for number in range(low, high + 1):
+        numbers.append(
+            {
+                "number": number,
+                "current": number == page.number,
+                "far": abs(number - page.number) > 1,
+            }
+        )
+    if high < last or not page.exact:
+        numbers.append({"gap": True})
+    return numbers
+
+
+_COLUMNS = (
+    ("name", "Name"),
+    ("email", "Email"),
+    ("plan", "Plan"),
+    ("method", "Payment Method"),
+    ("status", "Profile Status"),
+    ("changed", "Last Changed"),
+)
+
+
+def _columns(sort: str) -> list[dict]:
+    """Header cells: clicking a column sorts by it, clicking it again reverses."""
+    current, descending = sort.lstrip("-"), sort.startswith("-")
+    columns = []
+    for key, label in _COLUMNS:
+        active = key == current
+        columns.append(
+            {
+                "label": label,
+                "sort": f"-{key}" if active and not descending else key,
+                "active": active,
+                "descending": active and descending,
+            }
+        )
+    return columns
+
+
+def _query(**params: str) -> str:
+    """A query string of the non-empty parameters, ending in '&' when not empty so a
+    template can append one more parameter."""
+    kept = {key: value for key, value in params.items() if value}
+    return urlencode(kept) + "&" if kept else ""
+
+
 # --- Bulk actions: many users' profiles at once (billing/bulk.py) -------------------
 
-# The Users page's filter parameters that "Select all matching" carries (the sort
-# and page do not change who matches).
-BULK_FILTER_KEYS = ("q", "status", "plan")
 # How many users of each skipped group the result page names.
 BULK_LISTED = 100
-
-
-def _bulk_filter(data, tenant) -> dict[str, str]:
-    """The Users page's filter, cleaned by its own form (accounts.forms.UserFilterForm):
-    the keys user_list_for_admin takes, those that are set."""
-    filters = UserFilterForm(data, tenant=tenant)
-    filters.is_valid()  # always valid: bad values fall back to their defaults
-    return {
-        key: filters.cleaned_data[key]
-        for key in BULK_FILTER_KEYS
-        if filters.cleaned_data.get(key) not in (None, "")
-    }
-
-
-def _bulk_users(request: HttpRequest, selection: BulkSelectionForm, data) -> QuerySet[User]:
-    """The users a bulk act is asked for, evaluated again here on the server: every
-    user matching the filter, or the rows ticked, of the admin's own tenant only."""
-    tenant = request.user.tenant
-    if selection.cleaned_data["all"]:
-        return user_list_for_admin(tenant=tenant, **_bulk_filter(data, tenant))
-    return User.objects.filter(tenant=tenant, pk__in=selection.cleaned_data["ids"])
 
 
 def _bulk_page(request: HttpRequest, template: str, context: dict, status: int = 200):
@@ -507,51 +555,58 @@ def bulk_confirm(request: HttpRequest) -> HttpResponse:
         return _bulk_page(
             request, "billing/bulk_confirm.html", {**context, "errors": errors}, status=400
         )
-    act = selection.cleaned_data["act"]
-    spec = ACTS[act]
-    users = _bulk_users(request, selection, data)
+    act = BULK_ACTS[selection.cleaned_data["act"]]
+    tenant = request.user.tenant
+    # The users asked for, evaluated again here on the server, of the admin's own
+    # tenant only: every user matching the Users page's filter, or the rows ticked.
+    matching = {}
+    if selection.cleaned_data["all"]:
+        filters = UserFilterForm(data, tenant=tenant)
+        filters.is_valid()  # always valid: bad values fall back to their defaults
+        matching = filters.filters()
+        users = user_list_for_admin(tenant=tenant, **matching)
+    else:
+        users = User.objects.filter(tenant=tenant, pk__in=selection.cleaned_data["ids"])
     form = BulkConfirmForm(
         request.POST if request.method == "POST" else None,
         act=act,
         initial={"token": uuid.uuid4().hex},
     )
     if request.method == "POST" and form.is_valid():
-        ids = list(users.values_list("pk", flat=True)[: settings.BULK_MAX_USERS + 1])
-        worker = uuid.uuid4().hex if len(ids) <= settings.BULK_INLINE_MAX else ""
         try:
             bulk, created = bulk_start(
                 actor=request.user,
-                act=act,
-                user_ids=ids,
+                act=act.name,
+                user_ids=users,
                 reason=form.cleaned_data.get("reason", ""),
                 token=form.cleaned_data["token"],
                 back_url=next_url,
-                worker=worker,
             )
         except PaymentProfileError as error:
             messages.error(request, str(error))
             return redirect(next_url)
-        if created and worker:
+        # A small one runs here and now; a large one is the worker's (run_bulk_actions).
+        worker = uuid.uuid4().hex
+        if created and bulk.total <= settings.BULK_INLINE_MAX and bulk_claim(bulk, worker=worker):
             bulk_process(bulk, worker=worker)
         return redirect("billing:bulk_detail", pk=bulk.pk)
-    preview = bulk_preview(actor=request.user, act=act, users=users)
-    too_many = preview.total > settings.BULK_MAX_USERS
+    preview = bulk_preview(actor=request.user, act=act.name, users=users)
     return _bulk_page(
         request,
         "billing/bulk_confirm.html",
         {
             **context,
-            "title": f"{BulkAction.Act(act).label} payment profiles",
-            "act": act,
-            "spec": spec,
+            "title": f"{act.bulk.button} payment profiles",
+            "act": act.name,
+            "spec": act.bulk,
             "preview": preview,
             "form": form,
-            "too_many": too_many,
+            "too_many": preview.total > settings.BULK_MAX_USERS,
             "max_users": settings.BULK_MAX_USERS,
             "background": preview.total > settings.BULK_INLINE_MAX,
             "selection_all": selection.cleaned_data["all"],
             "ids": selection.cleaned_data["ids"],
-            "filter_items": _bulk_filter(data, request.user.tenant).items(),
+            "filter_items": matching.items(),
         },
     )
 
@@ -577,9 +632,9 @@ def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "bulk": bulk,
             "result": result,
-            "spec": ACTS[bulk.act],
+            "spec": BULK_ACTS[bulk.act].bulk,
             "listed": BULK_LISTED,
-            "back_url": bulk.back_url or reverse("accounts:user_list"),
+            "back_url": bulk.back_url or reverse("billing:user_list"),
         },
     )
 
@@ -599,8 +654,6 @@ def bulk_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- The tenant's activity log ------------------------------------------------------
 
-_SOME_ID = 2_147_483_647  # stands for a user's id in a link reversed once per page
-
 
 @tenant_admin_required
 @require_GET
@@ -617,9 +670,6 @@ def activity(request: HttpRequest) -> HttpResponse:
             after=form.cleaned_data["after"],
         )
         label_entries(add_owners(page.rows))
-        history = reverse("billing:profile_history", args=[_SOME_ID])
-        for entry in page.rows:
-            entry.owner_url = history.replace(str(_SOME_ID), str(entry.owner_id))
     # With errors, the filters as they came: the page shows what is wrong with them.
     params = _filter_params(form) if page else _raw_filters(request)
     return render(

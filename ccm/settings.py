@@ -116,11 +116,18 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.admin_menu",
+                "billing.context_processors.admin_menu",
                 "billing.context_processors.card_expiry",
                 "accounts.holds.navigation",
             ],
         },
+    },
+    {
+        # The Users page's rows only (billing/jinja2.py says why).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "billing.jinja2.environment"},
     },
 ]
 

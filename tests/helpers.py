@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 
 from django.test import Client
 from django.utils import timezone
@@ -155,3 +156,15 @@ def bulk_users(tenant: Tenant, count: int, *, prefix: str = "many", plan=None) -
     # bulk_create skips save(): the copies the Users page sorts and filters by.
     PaymentProfile.objects.filter(user__in=users).refresh_sort_keys()
     return users
+
+
+def run_bulk(*, actor: User, act: str, user_ids, reason: str = ""):
+    """Start a bulk act and run it here and now, as the Users page does with a small
+    one; what came of it (billing.bulk.BulkResult, skipped users named)."""
+    from billing.bulk import bulk_process, bulk_result, bulk_start
+
+    worker = uuid.uuid4().hex
+    bulk, _ = bulk_start(actor=actor, act=act, user_ids=user_ids, reason=reason, worker=worker)
+    bulk_process(bulk, worker=worker)
+    bulk.refresh_from_db()
+    return bulk_result(bulk, listed=50)

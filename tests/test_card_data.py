@@ -165,7 +165,7 @@ def test_it_shows_the_card_number_and_cvc_nowhere(alice, bob, betty, operator, c
         for url in (edit, reverse("accounts:account"), reverse("billing:gate")):
             as_bob.get(url, follow=True)
 
-        users = reverse("accounts:user_list")
+        users = reverse("billing:user_list")
         detail = reverse("billing:profile_detail", args=[bob.pk])
         history = reverse("billing:profile_history", args=[bob.pk])
         activate = reverse("billing:profile_activate", args=[bob.pk])
@@ -184,7 +184,7 @@ def test_it_shows_the_card_number_and_cvc_nowhere(alice, bob, betty, operator, c
         page = as_alice.get(detail).content.decode()
         assert "American Express ending in 8431" in page and "04/39" in page
         # The Users page's CSV: the card as brand, last four and expiry, no more.
-        export = reverse("accounts:user_export")
+        export = reverse("billing:user_export")
         as_alice.get(export)
         as_alice.get(export, {"status": "active"})
         exported = pages.pages[-1][1]
@@ -210,7 +210,7 @@ def test_it_shows_the_card_number_and_cvc_nowhere(alice, bob, betty, operator, c
         assert PaymentProfile.objects.get(user=bob).card_last4 == "9424"
         as_bob.get(edit)
         as_alice.get(history)
-        as_alice.get(reverse("accounts:user_export"))
+        as_alice.get(reverse("billing:user_export"))
 
         as_operator.get(reverse("admin:billing_paymentprofile_changelist"))
         as_operator.get(reverse("admin:billing_paymentprofile_change", args=[profile.pk]))

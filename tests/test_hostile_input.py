@@ -192,7 +192,7 @@ def _submit_profile(alice_client: Client, bob_client: Client, bob: User, post: d
     detail = reverse("billing:profile_detail", args=[bob.pk])
     assert_shown_escaped(page(alice_client, detail), *stored)
     assert_shown_escaped(page(alice_client, reverse("billing:profile_history", args=[bob.pk])))
-    assert_shown_escaped(page(alice_client, reverse("accounts:user_list")))
+    assert_shown_escaped(page(alice_client, reverse("billing:user_list")))
     assert_shown_escaped(page(bob_client, reverse("accounts:account")))
     assert_shown_escaped(page(bob_client, PROFILE_EDIT))
 
@@ -273,7 +273,7 @@ def test_add_user(alice_client, paid_plan, name, email, plan, is_tenant_admin):
         assert changed_tables(before, db_snapshot()) == changed
         user = User.objects.latest("pk")
         assert user.name == " ".join(name.split())
-        html = page(alice_client, reverse("accounts:user_list"), q=user.email[:100])
+        html = page(alice_client, reverse("billing:user_list"), q=user.email[:100])
         assert_shown_escaped(html, user.name, user.email)
         client = client_for(user)
         assert_shown_escaped(page(client, reverse("accounts:terms")), user.name)
@@ -469,7 +469,7 @@ def test_the_users_page_search_filter_sort_and_page(alice_client, bob, make_prof
     make_profile(bob, State.PENDING)
     with rolled_back():
         before = db_snapshot()
-        response = alice_client.get(reverse("accounts:user_list"), params)
+        response = alice_client.get(reverse("billing:user_list"), params)
         assert response.status_code == 200
         html = response.content.decode()
         assert_no_raw_html(html)
@@ -503,15 +503,15 @@ def test_the_users_csv_export(alice_client, bob, make_profile, other_tenants_pla
     make_profile(bob, State.PENDING)
     with rolled_back():
         before = db_snapshot()
-        response = alice_client.get(reverse("accounts:user_export"), params)
+        response = alice_client.get(reverse("billing:user_export"), params)
         assert response.status_code == 200
         text = b"".join(response.streaming_content).decode()
         assert text.startswith("\ufeffName,Email,")
         assert "globex" not in text.casefold()  # another tenant's users: never
         assert db_snapshot() == before
     # Another tenant's plan id is ignored: as if no plan were asked for.
-    everyone = alice_client.get(reverse("accounts:user_export"))
-    foreign = alice_client.get(reverse("accounts:user_export"), {"plan": other_tenants_plan.pk})
+    everyone = alice_client.get(reverse("billing:user_export"))
+    foreign = alice_client.get(reverse("billing:user_export"), {"plan": other_tenants_plan.pk})
     assert b"".join(foreign.streaming_content) == b"".join(everyone.streaming_content)
 
 

@@ -130,12 +130,12 @@ def collect(cast: dict, folder: Path) -> list[Path]:
     save_bulk_pages(cast, save)
     response = client_as(cast["alice"]).get("/no-such-page/")
     save("not-found-404", response.content.decode())
-    response = client_as(cast["alice"]).get(reverse("accounts:user_list"), {"q": "nobody"})
+    response = client_as(cast["alice"]).get(reverse("billing:user_list"), {"q": "nobody"})
     save("user-list-no-match", response.content.decode())
     # Page numbers and a filter with its count ("of"): 60 more users, 25 a page.
     bulk_users(cast["alice"].tenant, 60)
     params = {"q": "many", "plan": "none", "size": 25, "page": 2, "sort": "-name"}
-    response = client_as(cast["alice"]).get(reverse("accounts:user_list"), params)
+    response = client_as(cast["alice"]).get(reverse("billing:user_list"), params)
     assert 'aria-label="Pages"' in response.content.decode()
     save("user-list-filtered-page-2", response.content.decode())
     activity = reverse("billing:activity")

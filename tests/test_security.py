@@ -239,10 +239,10 @@ def test_a_failure_of_ours_is_still_an_error_with_its_traceback(alice, caplog, m
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("accounts.views.user_list_page", broken)
+    monkeypatch.setattr("billing.views.user_list_page", broken)
     client = client_for(alice)
     client.raise_request_exception = False
-    assert client.get(reverse("accounts:user_list")).status_code == 500
+    assert client.get(reverse("billing:user_list")).status_code == 500
     (line,) = [r for r in caplog.records if r.name == "django.request"]
     assert line.levelname == "ERROR" and line.exc_info
 
@@ -534,7 +534,7 @@ def test_every_page_of_a_logged_in_user_is_kept_out_of_caches(cast, make_profile
     pages = {
         "bob": [reverse("accounts:account"), reverse("billing:profile_edit"), "/"],
         "alice": [
-            reverse("accounts:user_list"),
+            reverse("billing:user_list"),
             reverse("accounts:user_plan", args=[cast["bob"].pk]),
             reverse("billing:profile_detail", args=[cast["bob"].pk]),
             reverse("billing:profile_history", args=[cast["bob"].pk]),
@@ -565,7 +565,7 @@ def test_every_response_refuses_the_browser_features_we_do_not_use(cast, who):
     client = client_for(cast[who])
     responses = [
         client.get(LOGIN),
-        client.get(reverse("accounts:user_list")),
+        client.get(reverse("billing:user_list")),
         client.get("/no-such-page/"),
         client.get("/static/css/app.css"),
         client.generic("POST", LOGIN, b"a=b", content_type="text/plain; charset=hex"),
@@ -638,9 +638,9 @@ EXPECTED: dict[str, dict[str, tuple]] = {
     "accounts:logout": {"GET": (405,) * 5, "POST": (LOGIN,) * 5},
     "accounts:terms": {"GET": (L, H, H, H, H), "POST": (L, H, H, H, H)},
     "accounts:account": {"GET": (L, 200, 200, 200, 200), "POST": (L, 405, 405, 405, 405)},
-    "accounts:user_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
+    "billing:user_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
     # The CSV of the Users page's list: the same people, GET only.
-    "accounts:user_export": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
+    "billing:user_export": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
     "accounts:user_create": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, USERS, USERS, 403)},
     "accounts:user_plan": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, USERS, 404, 403)},
     "accounts:plan_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},

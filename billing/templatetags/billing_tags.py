@@ -1,4 +1,6 @@
-"""``{% status_badge status %}``: a profile's status as a badge (billing.badges)."""
+"""``{% status_badge status %}``: a profile's status as a badge (billing.badges).
+``{% awaiting_admin as awaiting %}``: what waits for the tenant's admins (the
+dashboard: billing.user_list.awaiting_admin), for a tenant admin; None for others."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ from django import template
 from django.utils.safestring import SafeString
 
 from billing.badges import status_badge as _status_badge
+from billing.user_list import Awaiting
+from billing.user_list import awaiting_admin as _awaiting_admin
 
 register = template.Library()
 
@@ -13,3 +17,11 @@ register = template.Library()
 @register.simple_tag
 def status_badge(status) -> SafeString:
     return _status_badge(status)
+
+
+@register.simple_tag(takes_context=True)
+def awaiting_admin(context) -> Awaiting | None:
+    user = context["request"].user
+    if not (user.is_authenticated and user.is_tenant_admin and user.tenant_id):
+        return None
+    return _awaiting_admin(user.tenant)

@@ -66,7 +66,7 @@ def test_the_admin_pages_show_times_in_the_tenants_zone(berlin, alice, bob):
     StateLog.objects.update(timestamp=WHEN)
     client = client_for(alice)
     for url, shown in (
-        (reverse("accounts:user_list"), "2026-11-26 14:05 CET"),
+        (reverse("billing:user_list"), "2026-11-26 14:05 CET"),
         (reverse("billing:profile_detail", args=[bob.pk]), "2026-11-26 14:05 CET"),
         (reverse("billing:profile_history", args=[bob.pk]), "2026-11-26 14:05:07 CET"),
     ):

@@ -33,7 +33,7 @@ def test_it_shows_the_form_with_this_tenants_plans_only(alice, paid_plan, bundle
 def test_it_adds_a_user_and_queues_a_set_password_link(alice, acme, paid_plan, client):
     response = _post(alice, plan=paid_plan.pk, email=" Nina@ACME.example ", is_tenant_admin="on")
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:user_list")
+    assert response["Location"] == reverse("billing:user_list")
     user = User.objects.get(email="nina@acme.example")
     assert (user.name, user.tenant, user.plan, user.is_tenant_admin) == (
         "Nina New",

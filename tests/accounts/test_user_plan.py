@@ -85,9 +85,9 @@ def test_posting_an_admins_own_plan_changes_nothing(alice, paid_plan, bundle):
 
 
 def test_the_users_page_offers_no_change_plan_on_the_admins_own_row(alice, dora, bob):
-    html = client_for(alice).get(reverse("accounts:user_list")).content.decode()
+    html = client_for(alice).get(reverse("billing:user_list")).content.decode()
     assert reverse("accounts:user_plan", args=[alice.pk]) not in html
     assert reverse("accounts:user_plan", args=[bob.pk]) in html
     assert reverse("accounts:user_plan", args=[dora.pk]) in html
-    other = client_for(dora).get(reverse("accounts:user_list")).content.decode()
+    other = client_for(dora).get(reverse("billing:user_list")).content.decode()
     assert reverse("accounts:user_plan", args=[alice.pk]) in other

@@ -9,8 +9,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import Plan, User
-from accounts.selectors import user_list_for_admin
 from accounts.services import plan_create, user_change_plan, user_create
+from billing.user_list import user_list_for_admin
 from tests.helpers import bulk_users
 
 

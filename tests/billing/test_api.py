@@ -13,10 +13,10 @@ from django_fsm_log.models import StateLog
 from mailer.models import Message
 
 from accounts.models import ApiToken, IdempotencyKey
-from accounts.selectors import USER_SORTS, user_list_for_admin
 from accounts.tokens import api_token_create
 from billing.models import Method, PaymentProfile, State
 from billing.services import payment_profile_activate, payment_profile_submit
+from billing.user_list import USER_SORTS, user_list_for_admin
 from tests.helpers import INVOICE_POST, db_snapshot, make_user
 
 INVOICE_DETAILS = {k: v for k, v in INVOICE_POST.items() if k != "method"}

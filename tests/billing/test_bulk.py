@@ -16,28 +16,21 @@ from mailer.models import Message
 
 from accounts.models import User
 from billing import bulk as bulk_module
+from billing.acts import ALREADY_ACTIVE, BULK_ACTS, NOT_SET_UP, OWN_PROFILE
 from billing.bulk import (
-    ACTS,
     CHANGED,
     bulk_claim,
     bulk_preview,
     bulk_process,
     bulk_result,
-    bulk_run,
     bulk_start,
     run_bulk_actions,
 )
 from billing.models import BulkAction, PaymentProfile, State
-from billing.services import (
-    ALREADY_ACTIVE,
-    NOT_SET_UP,
-    OWN_PROFILE,
-    PaymentProfileError,
-    activate_refusal,
-    deactivate_refusal,
-    decline_refusal,
-)
-from tests.helpers import make_user, state_of
+from billing.services import PaymentProfileError
+from tests.helpers import make_user, run_bulk, state_of
+
+ACTS = BULK_ACTS
 
 
 @pytest.fixture
@@ -72,7 +65,7 @@ def test_it_previews_exactly_what_the_run_does(crowd, alice, act):
     reason = "Wrong company" if act != "activate" else ""
     users = acme_users(alice)
     preview = bulk_preview(actor=alice, act=act, users=users)
-    result = bulk_run(
+    result = run_bulk(
         actor=alice, act=act, user_ids=list(users.values_list("pk", flat=True)), reason=reason
     )
     assert preview.total == result.total == users.count()
@@ -86,19 +79,17 @@ def test_it_previews_exactly_what_the_run_does(crowd, alice, act):
 def test_the_preview_gives_each_profile_the_code_of_its_refusal(crowd, alice):
     """Row by row: the code the SQL preview gives is the code the refusal function
     itself gives that profile (or "changed")."""
-    refusals = {"activate": activate_refusal, "deactivate": deactivate_refusal}
-    refusals["decline"] = decline_refusal
-    for act, refusal in refusals.items():
+    for act, spec in BULK_ACTS.items():
         for user in acme_users(alice):
             profile = PaymentProfile.objects.select_related("user").get(user=user)
-            expected = refusal(profile=profile, actor=alice)
+            expected = spec.refusal(profile=profile, actor=alice)
             preview = bulk_preview(actor=alice, act=act, users=User.objects.filter(pk=user.pk))
             code = preview.skipped[0].code if preview.skipped else CHANGED
             assert code == (expected.code if expected else CHANGED), (act, user.email)
 
 
 def test_an_activation_says_what_happened_per_group(crowd, alice):
-    result = bulk_run(
+    result = run_bulk(
         actor=alice,
         act="activate",
         user_ids=list(acme_users(alice).values_list("pk", flat=True)),
@@ -136,7 +127,7 @@ def test_a_failing_row_does_not_undo_the_others(crowd, alice, monkeypatch):
 
     monkeypatch.setattr(notifications, "profile_activated", flaky)
     ids = [crowd[k].pk for k in ("pending0", "pending1", "pending2")]
-    result = bulk_run(actor=alice, act="activate", user_ids=ids)
+    result = run_bulk(actor=alice, act="activate", user_ids=ids)
     assert result.changed == 2
     assert [(g.label, g.count) for g in result.skipped] == [("refused", 1)]
     assert state_of(crowd["pending0"]) == State.ACTIVE
@@ -147,9 +138,9 @@ def test_a_failing_row_does_not_undo_the_others(crowd, alice, monkeypatch):
 
 def test_decline_needs_one_reason_for_all(crowd, alice):
     with pytest.raises(PaymentProfileError, match="Give a reason"):
-        bulk_run(actor=alice, act="decline", user_ids=[crowd["bob"].pk], reason="  ")
+        run_bulk(actor=alice, act="decline", user_ids=[crowd["bob"].pk], reason="  ")
     assert not BulkAction.objects.exists()
-    result = bulk_run(
+    result = run_bulk(
         actor=alice,
         act="decline",
         user_ids=[crowd["bob"].pk, crowd["pending0"].pk],
@@ -162,7 +153,7 @@ def test_decline_needs_one_reason_for_all(crowd, alice):
 
 
 def test_deactivate_gives_the_reason_to_each(crowd, alice):
-    result = bulk_run(
+    result = run_bulk(
         actor=alice, act="deactivate", user_ids=[crowd["betty"].pk], reason="Contract ended"
     )
     assert result.summary == "1 deactivated"
@@ -170,7 +161,7 @@ def test_deactivate_gives_the_reason_to_each(crowd, alice):
 
 
 def test_another_tenants_users_are_left_out(crowd, alice, charlie):
-    result = bulk_run(actor=alice, act="activate", user_ids=[charlie.pk, crowd["bob"].pk])
+    result = run_bulk(actor=alice, act="activate", user_ids=[charlie.pk, crowd["bob"].pk])
     assert result.total == 1 and result.changed == 1
 
 
@@ -180,15 +171,15 @@ def test_another_tenants_users_are_left_out(crowd, alice, charlie):
 )
 def test_it_refuses_an_empty_selection(crowd, alice, ids, message):
     with pytest.raises(PaymentProfileError, match=message):
-        bulk_run(actor=alice, act="activate", user_ids=ids)
+        run_bulk(actor=alice, act="activate", user_ids=ids)
 
 
 def test_it_refuses_an_unknown_act_and_too_many_users(crowd, alice, settings):
     with pytest.raises(PaymentProfileError, match="Choose Activate"):
-        bulk_run(actor=alice, act="delete", user_ids=[crowd["bob"].pk])
+        run_bulk(actor=alice, act="delete", user_ids=[crowd["bob"].pk])
     settings.BULK_MAX_USERS = 2
     with pytest.raises(PaymentProfileError, match="at most 2"):
-        bulk_run(
+        run_bulk(
             actor=alice,
             act="activate",
             user_ids=list(acme_users(alice).values_list("pk", flat=True)),
@@ -216,7 +207,7 @@ def test_the_preview_is_one_query_however_many(
 
 
 def test_reading_a_result_is_a_few_queries(crowd, alice, django_assert_max_num_queries):
-    bulk_run(
+    run_bulk(
         actor=alice, act="activate", user_ids=list(acme_users(alice).values_list("pk", flat=True))
     )
     bulk = BulkAction.objects.get()

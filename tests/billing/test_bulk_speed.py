@@ -12,9 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from billing.bulk import bulk_run
 from billing.models import PaymentProfile, State
 from billing.services import payment_profile_activate
+from tests.helpers import run_bulk
 
 ROWS = 20
 EXTRA_PER_ROW = 3  # savepoint, its release, the row's outcome
@@ -41,7 +41,7 @@ def test_a_bulk_activation_issues_the_single_acts_queries_and_a_few_more(acme, a
 
     users = _pending_users(acme, "bulk-")
     with CaptureQueriesContext(connection) as bulk:
-        result = bulk_run(actor=alice, act="activate", user_ids=[u.pk for u in users])
+        result = run_bulk(actor=alice, act="activate", user_ids=[u.pk for u in users])
     assert result.changed == ROWS
     budget = len(single) + ROWS * EXTRA_PER_ROW + EXTRA_PER_ACTION
     assert len(bulk) <= budget, (len(single), len(bulk))

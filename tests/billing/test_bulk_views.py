@@ -236,7 +236,7 @@ def test_only_tenant_admins_may(people, bob, make_profile):
 
 
 def test_the_users_page_has_a_checkbox_per_row_and_the_bulk_bar(people, alice):
-    html = client_for(alice).get(reverse("accounts:user_list")).content.decode()
+    html = client_for(alice).get(reverse("billing:user_list")).content.decode()
     assert 'aria-label="Select Bob User"' in html
     assert html.count('form="bulk-form"') == 7
     assert 'id="bulk-form"' in html
@@ -248,7 +248,7 @@ def test_the_users_page_offers_all_matching_when_there_are_more(people, alice, a
     profiles = PaymentProfile.objects.filter(user__in=many)
     profiles.update(state=State.PENDING)
     profiles.refresh_sort_keys()
-    url = reverse("accounts:user_list") + "?status=pending&size=25"
+    url = reverse("billing:user_list") + "?status=pending&size=25"
     html = client_for(alice).get(url).content.decode()
     assert "Select all 30 matching" in html
     assert '<input type="hidden" name="status" value="pending">' in html

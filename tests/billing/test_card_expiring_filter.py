@@ -8,9 +8,25 @@ from datetime import UTC, datetime
 
 import pytest
 
+from accounts.timezones import tenant_zone
 from billing.models import Method, PaymentProfile, State
-from billing.selectors import card_expiring, card_expiring_filter
+from billing.standing import card_expiring, card_expiring_q
 from tests.helpers import bulk_users
+
+
+def _expiring(profile: PaymentProfile, now) -> bool:
+    return (
+        card_expiring(
+            state=profile.state,
+            method=profile.method,
+            month=profile.card_exp_month,
+            year=profile.card_exp_year,
+            tz=tenant_zone(profile.user.tenant),
+            now=now,
+        )
+        is not None
+    )
+
 
 CARDS = [(month, year) for year in (2029, 2030, 2031) for month in range(1, 13)]
 
@@ -46,9 +62,9 @@ def cards(acme, paid_plan):
 def test_it_keeps_exactly_the_cards_the_banner_calls_expiring(acme, cards, now, zone):
     acme.time_zone = zone
     acme.save()
-    expected = {p.pk for p in cards.select_related("user__tenant") if card_expiring(p, now)}
+    expected = {p.pk for p in cards.select_related("user__tenant") if _expiring(p, now)}
     filtered = PaymentProfile.objects.filter(tenant=acme).filter(
-        card_expiring_filter(acme, now, prefix="")
+        card_expiring_q(tz=tenant_zone(acme), now=now)
     )
     assert expected  # some are, some are not
     assert set(filtered.values_list("pk", flat=True)) == expected

@@ -132,11 +132,11 @@ def test_the_users_page_shows_and_filters_declined_profiles(alice, bob, dora, ma
     PaymentProfile.objects.filter(user=dora).update(state=State.INACTIVE)
     PaymentProfile.objects.filter(user=dora).refresh_sort_keys()  # as save() would
     client = client_for(alice)
-    declined = client.get(reverse("accounts:user_list"), {"status": "declined"}).content.decode()
+    declined = client.get(reverse("billing:user_list"), {"status": "declined"}).content.decode()
     assert 'data-user="bob@acme.example"' in declined
     assert 'data-user="dora@acme.example"' not in declined  # deactivated, not declined
     assert "Declined" in declined
-    inactive = client.get(reverse("accounts:user_list"), {"status": "inactive"}).content.decode()
+    inactive = client.get(reverse("billing:user_list"), {"status": "inactive"}).content.decode()
     assert 'data-user="dora@acme.example"' in inactive
     assert 'data-user="bob@acme.example"' not in inactive
 
@@ -152,7 +152,7 @@ def test_the_history_shows_declined(alice, bob, make_profile):
 def test_the_dropdown_offers_decline_for_pending_profiles_only(alice, bob, make_profile):
     make_profile(bob, State.PENDING)
     client = client_for(alice)
-    html = client.get(reverse("accounts:user_list")).content.decode()
+    html = client.get(reverse("billing:user_list")).content.decode()
     assert "Decline Pay Profile" in html
     PaymentProfile.objects.filter(user=bob).update(state=State.ACTIVE)
-    assert "Decline Pay Profile" not in client.get(reverse("accounts:user_list")).content.decode()
+    assert "Decline Pay Profile" not in client.get(reverse("billing:user_list")).content.decode()

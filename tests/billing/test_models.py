@@ -61,33 +61,3 @@ def test_it_lets_only_the_owner_submit(alice, bob, make_profile):
     profile = make_profile(bob, State.NONE)
     assert has_transition_perm(profile.submit, bob)
     assert not has_transition_perm(profile.submit, alice)
-
-
-@pytest.mark.parametrize(
-    ("required", "kind", "needs"),
-    [
-        (True, "subscription", True),
-        (True, "bundle", False),
-        (True, None, False),
-        (False, "subscription", False),
-        (False, "bundle", False),
-        (False, None, False),
-    ],
-)
-def test_it_needs_a_profile_exactly_for_paid_plans_in_requiring_tenants(
-    acme, required, kind, needs
-):
-    from accounts.models import Plan
-    from tests.helpers import make_user
-
-    acme.require_payment_profile = required
-    acme.save()
-    plan = Plan.objects.create(tenant=acme, name="P", kind=kind) if kind else None
-    user = make_user("x@acme.example", acme, plan=plan)
-    assert user.needs_payment_profile is needs
-
-
-def test_it_does_not_need_a_profile_without_a_tenant(db):
-    from tests.helpers import make_user
-
-    assert make_user("root@example.com", None).needs_payment_profile is False

@@ -235,11 +235,11 @@ def test_the_review_posts_approve_and_decline(active_bob, alice):
 def test_the_users_page_shows_and_filters_a_pending_change(active_bob, alice):
     payment_profile_submit(user=active_bob, method=Method.INVOICE, details=NEW_CITY)
     client = client_for(alice)
-    html = client.get(reverse("accounts:user_list"), {"status": "change_pending"}).content
+    html = client.get(reverse("billing:user_list"), {"status": "change_pending"}).content
     html = html.decode()
     assert 'data-user="bob@acme.example"' in html
     assert "Active · change pending" in html and "Review change" in html
-    html = client.get(reverse("accounts:user_list"), {"status": "pending"}).content.decode()
+    html = client.get(reverse("billing:user_list"), {"status": "pending"}).content.decode()
     assert 'data-user="bob@acme.example"' not in html
 
 

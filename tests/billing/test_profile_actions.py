@@ -13,7 +13,7 @@ from mailer.models import Message
 from billing.models import State
 from tests.helpers import client_for, state_of
 
-USERS = reverse("accounts:user_list")
+USERS = reverse("billing:user_list")
 
 # act: (url name, state the Users page showed it for, state after it, refusal)
 ACTS = {

@@ -89,7 +89,7 @@ def test_it_queues_the_users_email(alice, bob, make_profile):
 def test_it_ignores_a_next_that_leaves_the_site(alice, bob, make_profile):
     make_profile(bob, State.PENDING)
     response = client_for(alice).post(url(bob), {"next": "https://evil.example/"})
-    assert response["Location"] == reverse("accounts:user_list")
+    assert response["Location"] == reverse("billing:user_list")
 
 
 @pytest.mark.parametrize("state", [State.PENDING, State.INACTIVE])

@@ -12,7 +12,6 @@ from django.db.migrations.executor import MigrationExecutor
 from accounts.models import Plan, Tenant, User
 from accounts.services import tenant_update_settings, user_change_plan, user_create
 from billing.models import STATUS_ORDER, STATUS_RANK, Method, PaymentProfile, Status
-from billing.selectors import user_is_gated
 from billing.services import (
     payment_profile_activate,
     payment_profile_change_approve,
@@ -22,6 +21,7 @@ from billing.services import (
     payment_profile_decline,
     payment_profile_submit,
 )
+from billing.standing import user_is_held
 from tests.helpers import INVOICE_POST
 
 INVOICE = {k: v for k, v in INVOICE_POST.items() if k != "method"}
@@ -33,7 +33,7 @@ def _keys_of(user: User) -> tuple[Status, int]:
     profile = PaymentProfile.objects.select_related("user__tenant", "user__plan").get(user=user)
     assert profile.tenant_id == profile.user.tenant_id
     assert profile.status_rank == STATUS_RANK[profile.status], profile.status
-    assert profile.held == user_is_gated(User.objects.get(pk=user.pk)), profile.status
+    assert profile.held == user_is_held(User.objects.get(pk=user.pk)), profile.status
     return profile.status
 
 
@@ -232,6 +232,6 @@ def test_the_migration_fills_the_copies_in_for_every_profile():
     }
     assert stored == expected
     assert all(
-        profile.held == user_is_gated(profile.user)
+        profile.held == user_is_held(profile.user)
         for profile in PaymentProfile.objects.select_related("user__tenant", "user__plan")
     )

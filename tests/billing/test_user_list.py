@@ -12,15 +12,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.forms import SORT_VALUES
 from accounts.models import User
-from accounts.selectors import STATUS_FILTERS, admin_actions, user_list_for_admin, user_list_page
-from accounts.user_rows import RowBuilder
+from accounts.timezones import tenant_zone
+from billing.acts import offered_acts
 from billing.models import STATUS_ORDER, Method, PaymentProfile, PendingChange, State, Status
-from billing.selectors import card_expiring, user_is_gated
+from billing.standing import STATUS_FILTERS, card_expiring, user_is_held
+from billing.user_list import SORT_VALUES, user_list_for_admin
 from tests.helpers import bulk_users, client_for, links, make_user
 
-URL = reverse("accounts:user_list")
+URL = reverse("billing:user_list")
 
 
 def _row(html: str, email: str) -> str:
@@ -97,20 +97,22 @@ def test_it_offers_no_transition_on_the_admins_own_row(cast, make_profile, state
 @pytest.mark.parametrize("state", list(State))
 @pytest.mark.parametrize("change", [False, True], ids=["", "change"])
 def test_each_rows_acts_are_what_its_profile_allows(cast, make_profile, state, change):
-    """The rows ask admin_actions once per kind of row (accounts.user_rows); for
-    every kind, a row's acts are those of its real profile, on others' rows and
-    on the admin's own."""
+    """For every kind of row, a row's Actions are those billing.acts offers on its
+    profile, in that order, on others' rows and on the admin's own."""
     for user in (cast["bob"], cast["alice"]):
         profile = make_profile(user, state)
         if change:
             pending = PendingChange.objects.create(method=Method.INVOICE, city="Ogden")
             PaymentProfile.objects.filter(pk=profile.pk).update(pending_change=pending)
+            PaymentProfile.objects.filter(pk=profile.pk).refresh_sort_keys()
     for admin in (cast["alice"], cast["dora"]):
-        builder = RowBuilder(admin=admin, here=URL)
-        rows = user_list_page(tenant=admin.tenant, number=1, per_page=50).object_list
-        for row in rows:
-            profile = PaymentProfile.objects.select_related("user__tenant").get(user_id=row.pk)
-            assert builder.actions(row) == admin_actions(profile, admin), (admin, row.email)
+        html = client_for(admin).get(URL).content.decode()
+        for user in User.objects.filter(tenant=admin.tenant):
+            profile = PaymentProfile.objects.select_related("user").get(user=user)
+            offered = [act.label for act in offered_acts(profile, admin)]
+            shown = re.findall(r'data-modal href="[^"]*">([^<]+)</a>', _row(html, user.email))
+            assert shown[: len(offered)] == offered, (admin, user.email)
+            assert shown[len(offered) :] == ["Billing details"], (admin, user.email)
 
 
 def test_the_action_links_open_in_the_popup_and_come_back_to_the_list(cast, make_profile):
@@ -216,31 +218,48 @@ def _users_page_queries(client, params=None) -> int:
 def _add_users(acme, plan, make_profile, count: int, start: int) -> None:
     """Users in every standing: pending, active (every other one on a card that
     expires this month), active with a change waiting, declined, deactivated, not
-    set up, not required (no plan)."""
+    set up, not required (no plan). Built in bulk: a handful of queries for any
+    number (the copies the page reads refreshed at the end, as save() would)."""
     standings = ["pending", "active", "change", "declined", "inactive", "none", "no plan"]
-    for i in range(start, start + count):
-        standing = standings[i % len(standings)]
-        user = make_user(
-            f"load{i:04d}@acme.example",
-            acme,
-            plan=None if standing == "no plan" else plan,
+    now = timezone.now()
+    users = User.objects.bulk_create(
+        User(
+            email=f"load{i:04d}@acme.example",
             name=f"Load {i:04d}",
+            tenant=acme,
+            plan=None if standings[i % len(standings)] == "no plan" else plan,
+            plan_name="" if standings[i % len(standings)] == "no plan" else plan.name,
+            terms_accepted_at=now,
         )
-        if standing in ("none", "no plan"):
-            continue
-        state = {"change": State.ACTIVE, "declined": State.INACTIVE}.get(standing, standing)
-        profile = make_profile(user, state, Method.CREDIT_CARD if i % 2 else Method.INVOICE)
-        if standing == "change":
-            change = PendingChange.objects.create(method=Method.INVOICE, city="Ogden")
-            PaymentProfile.objects.filter(pk=profile.pk).update(pending_change=change)
-        if standing == "declined":
-            PaymentProfile.objects.filter(pk=profile.pk).update(declined_at=profile.submitted_at)
-        if standing == "active" and profile.method == Method.CREDIT_CARD:
-            today = timezone.now()
-            PaymentProfile.objects.filter(pk=profile.pk).update(
-                card_exp_month=today.month, card_exp_year=today.year
-            )
-        PaymentProfile.objects.filter(pk=profile.pk).refresh_sort_keys()  # after the UPDATEs
+        for i in range(start, start + count)
+    )
+    profiles = []
+    for i, user in zip(range(start, start + count), users, strict=True):
+        standing = standings[i % len(standings)]
+        card = bool(i % 2)
+        fields = {}
+        if standing not in ("none", "no plan"):
+            fields = {
+                "state": {"change": State.ACTIVE, "declined": State.INACTIVE}.get(
+                    standing, standing
+                ),
+                "method": Method.CREDIT_CARD if card else Method.INVOICE,
+                "card_exp_month": 4 if card else None,
+                "card_exp_year": 2031 if card else None,
+                "submitted_at": now,
+                "state_changed_at": now,
+            }
+            if standing == "change":
+                fields["pending_change"] = PendingChange.objects.create(
+                    method=Method.INVOICE, city="Ogden"
+                )
+            if standing == "declined":
+                fields["declined_at"] = now
+            if standing == "active" and card:
+                fields.update(card_exp_month=now.month, card_exp_year=now.year)
+        profiles.append(PaymentProfile(user=user, tenant=acme, **fields))
+    PaymentProfile.objects.bulk_create(profiles)
+    PaymentProfile.objects.filter(user__in=users).refresh_sort_keys()
 
 
 # Every kind of Users page: filters, searches, sorts (each column, both ways), page
@@ -358,6 +377,27 @@ def test_it_counts_the_users_and_when_filtered_says_of_how_many(cast, charlie):
     assert _count_line(alone.get(URL, {"q": "zzz"}).content.decode()) == "0 of 1 user"
 
 
+def test_a_count_past_its_cap_says_so_and_the_pages_go_on_with_next(cast, acme, monkeypatch):
+    monkeypatch.setattr("billing.user_list.COUNT_CAP", 30)
+    bulk_users(acme, 80, prefix="cap")
+    client = client_for(cast["alice"])
+    first = client.get(URL, {"q": "cap", "size": 25}).content.decode()
+    assert _count_line(first) == "30+ of 84 users"
+    assert "Select all 30+ matching" in first
+    items = [text for text, _href, _classes in _page_items(first)]
+    assert "Next" in items and "Last" not in items
+    assert "Page 1 of" not in first
+    # Past the count's cap the pages go on, by Next, to the last match.
+    assert len(_emails(client.get(URL, {"q": "cap", "size": 25, "page": 3}))) == 25
+    last = client.get(URL, {"q": "cap", "size": 25, "page": 4})
+    assert len(_emails(last)) == 5
+    assert ("Next", "", "disabled") in _page_items(last.content.decode())
+    # Unfiltered, the count stays exact, with its Last page.
+    plain = client.get(URL, {"size": 25}).content.decode()
+    assert _count_line(plain) == "84 users"
+    assert "Last" in [text for text, _href, _classes in _page_items(plain)]
+
+
 def test_the_count_groups_thousands(cast, acme):
     bulk_users(acme, 1000, prefix="bulk")
     html = client_for(cast["alice"]).get(URL, {"q": "bulk"}).content.decode()
@@ -464,7 +504,7 @@ def test_every_link_keeps_the_page_size_and_the_filters(many, paid_plan):
     # The filter form sends the page size and the sort along with what it filters.
     assert '<input type="hidden" name="sort" value="email">' in html
     # The export takes the filters and the sort: all of the list, not a page of it.
-    export = reverse("accounts:user_export")
+    export = reverse("billing:user_export")
     assert (
         f'href="{export}?q=a&amp;status=not_required&amp;plan=none&amp;sort=email">Export CSV'
         in html
@@ -473,7 +513,7 @@ def test_every_link_keeps_the_page_size_and_the_filters(many, paid_plan):
 
 def test_the_plain_page_links_carry_no_defaults(many):
     html = many.get(URL).content.decode()
-    assert f'href="{reverse("accounts:user_export")}">Export CSV' in html
+    assert f'href="{reverse("billing:user_export")}">Export CSV' in html
     assert 'href="?page=2"' in html
     assert 'href="?sort=-name"' in html
 
@@ -587,13 +627,13 @@ def test_the_status_sort_is_in_workflow_order_both_ways_and_across_pages(
     assert statuses == sorted(statuses, key=STATUS_ORDER.index)
 
 
-@pytest.mark.parametrize("indexed", [False, True], ids=["walked", "from the search index"])
+@pytest.mark.parametrize("indexed", [False, True], ids=["walked", "keys first"])
 @pytest.mark.parametrize("sort", ["name", "-email", "plan"])
 def test_a_search_shows_the_same_users_either_way_it_reads_them(
     cast, acme, paid_plan, make_profile, monkeypatch, indexed, sort
 ):
-    monkeypatch.setattr("accounts.selectors._search_indexed", lambda: indexed)
-    monkeypatch.setattr("accounts.selectors.FEWEST", 10**6)  # every search "few"
+    # Read by walking the page's order, or (every search "few") its keys first.
+    monkeypatch.setattr("billing.user_list.FEW", 10**6 if indexed else 0)
     _add_users(acme, paid_plan, make_profile, 30, 0)
     client = client_for(cast["alice"])
     for q, status in (("load0017@acme", ""), ("LOAD 002", ""), ("load", "active"), ("x", "")):
@@ -602,8 +642,8 @@ def test_a_search_shows_the_same_users_either_way_it_reads_them(
         assert shown == [user.email for user in expected][:50], q
 
 
-# Every way user_list_page reads a status filter's keys (accounts.selectors.FEW).
-KEY_PATHS = {"walking the users": (0, 0), "sorted": (10**6, 10**6), "as a set": (10**6, 0)}
+# Every way user_list_page reads a status filter's keys (billing.user_list.FEW).
+KEY_PATHS = {"walking the users": 0, "keys first": 10**6}
 
 
 def _shows(user: User, status: str, now) -> bool:
@@ -611,11 +651,21 @@ def _shows(user: User, status: str, now) -> bool:
     and the gate say (not from the copies the filter reads)."""
     profile = user.payment_profile
     if status == "held":
-        return user_is_gated(user)
+        return user_is_held(user)
     if status == "awaiting":
         return profile.status in (Status.PENDING, Status.CHANGE_PENDING)
     if status == "card_expiring":
-        return card_expiring(profile, now) is not None
+        return (
+            card_expiring(
+                state=profile.state,
+                method=profile.method,
+                month=profile.card_exp_month,
+                year=profile.card_exp_year,
+                tz=tenant_zone(user.tenant),
+                now=now,
+            )
+            is not None
+        )
     return profile.status == status
 
 
@@ -624,9 +674,7 @@ def _shows(user: User, status: str, now) -> bool:
 def test_each_status_filter_shows_exactly_the_rows_with_that_badge(
     cast, acme, paid_plan, make_profile, monkeypatch, status, path
 ):
-    few, fewest = KEY_PATHS[path]
-    monkeypatch.setattr("accounts.selectors.FEW", few)
-    monkeypatch.setattr("accounts.selectors.FEWEST", fewest)
+    monkeypatch.setattr("billing.user_list.FEW", KEY_PATHS[path])
     _add_users(acme, paid_plan, make_profile, 14, 0)
     users = User.objects.filter(tenant=acme).select_related("tenant", "plan", "payment_profile")
     now = timezone.now()

@@ -1,5 +1,5 @@
-"""What waits for an admin: the dashboard's exact counts (accounts.selectors.
-awaiting_admin) and the Admin menu's badge (awaiting_admin_badge, capped), each one
+"""What waits for an admin: the dashboard's exact counts (billing.user_list.
+awaiting_admin) and the Admin menu's badge (awaiting_badge, capped), each one
 query, of the admin's own tenant only."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts import selectors
-from accounts.selectors import Awaiting, awaiting_admin, awaiting_admin_badge
+from billing import user_list
 from billing.models import Method, PaymentProfile, PendingChange, State
+from billing.user_list import Awaiting, awaiting_admin, awaiting_badge
 from tests.helpers import make_user
 
 
@@ -36,9 +36,9 @@ def test_it_counts_pending_profiles_and_waiting_changes_of_the_tenant_only(
 
     assert awaiting == Awaiting(profiles=1, changes=1)
     assert awaiting.total == 2
-    # The badge's own SQL counts the same rows.
-    assert awaiting_admin_badge(acme) == "2"
-    assert awaiting_admin_badge(charlie.tenant) == str(awaiting_admin(charlie.tenant).total) == "1"
+    # The badge counts the same rows.
+    assert awaiting_badge(acme) == "2"
+    assert awaiting_badge(charlie.tenant) == str(awaiting_admin(charlie.tenant).total) == "1"
 
 
 def test_it_counts_a_row_once_by_the_status_it_shows(acme, bob, make_profile):
@@ -56,20 +56,20 @@ def test_it_counts_nothing_when_nothing_waits(acme, alice, bob, make_profile):
 
 
 def test_the_menu_badge_counts_to_its_cap_then_says_so(acme, alice, paid_plan, monkeypatch):
-    monkeypatch.setattr(selectors, "MENU_COUNT_CAP", 4)
-    assert awaiting_admin_badge(acme) == ""
+    monkeypatch.setattr(user_list, "BADGE_CAP", 4)
+    assert awaiting_badge(acme) == ""
     users = [make_user(f"w{i}@acme.example", acme, plan=paid_plan) for i in range(5)]
     for count, user in enumerate(users[:3], start=1):
         PaymentProfile.objects.filter(user=user).update(state=State.PENDING)
         PaymentProfile.objects.filter(user=user).refresh_sort_keys()  # as save() would
-        assert awaiting_admin_badge(acme) == str(count)
+        assert awaiting_badge(acme) == str(count)
     PaymentProfile.objects.filter(user__in=users).update(state=State.PENDING)
     PaymentProfile.objects.filter(user__in=users).refresh_sort_keys()
-    assert awaiting_admin_badge(acme) == "3+"
+    assert awaiting_badge(acme) == "3+"
 
 
 def test_the_menu_badge_reads_a_bounded_number_of_rows(acme, alice):
     with CaptureQueriesContext(connection) as queries:
-        awaiting_admin_badge(acme)
+        awaiting_badge(acme)
     (query,) = queries.captured_queries
     assert "LIMIT 100" in query["sql"]
