@@ -47,8 +47,10 @@ from accounts.selectors import (
 )
 from accounts.tokens import TokenRefused, TokenThrottled, api_token_authenticate
 from billing import services
-from billing.models import PaymentProfile, can_administer
+from billing.addresses import address_lines
+from billing.models import INVOICE_FIELDS, PaymentProfile, can_administer
 from billing.selectors import profile_history_entries
+from billing.tax_ids import tax_id_display
 
 VIA = "API"
 NO_TOKEN = (
@@ -203,7 +205,12 @@ class InvoiceOut(Schema):
     postal_code: str
     country: str
     po_number: str
-    tax_id: str
+    tax_id: str = Field(description="Compact, as stored (DE136695976)")
+    country_name: str
+    address_lines: list[str] = Field(
+        description="The address in its country's order, one line each, the country last"
+    )
+    tax_id_formatted: str = Field(description="As people read it (CHE-100.155.212)")
 
 
 class FieldChange(Schema):
@@ -296,7 +303,13 @@ def _profile_out(user: User, admin: User) -> dict:
         }
     invoice = None
     if profile.method == "invoice":
-        invoice = {field: getattr(profile, field) for field in InvoiceOut.model_fields}
+        invoice = {field: getattr(profile, field) for field in INVOICE_FIELDS}
+        invoice.update(
+            country=profile.country.code,
+            country_name=profile.country.name,
+            address_lines=address_lines(profile),
+            tax_id_formatted=tax_id_display(profile.country.code, profile.tax_id),
+        )
     change = profile.pending_change
     return {
         "user": _user_out(user),

@@ -1,11 +1,16 @@
-"""``{% status_badge status %}``: a profile's status as a badge (billing.badges)."""
+"""``{% status_badge status %}``: a profile's status as a badge (billing.badges).
+``details|address_lines`` and ``details|tax_id``: an invoice's address in its
+country's order and its tax ID formatted (billing.addresses, billing.tax_ids), as
+everywhere else they are shown."""
 
 from __future__ import annotations
 
 from django import template
 from django.utils.safestring import SafeString
 
+from billing.addresses import address_lines as _address_lines
 from billing.badges import status_badge as _status_badge
+from billing.tax_ids import tax_id_display
 
 register = template.Library()
 
@@ -13,3 +18,13 @@ register = template.Library()
 @register.simple_tag
 def status_badge(status) -> SafeString:
     return _status_badge(status)
+
+
+@register.filter
+def address_lines(details) -> list[str]:
+    return _address_lines(details)
+
+
+@register.filter
+def tax_id(details) -> str:
+    return tax_id_display(details.country, details.tax_id)
