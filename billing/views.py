@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
 
 from csp.decorators import csp_update
 from django.conf import settings
@@ -107,8 +108,20 @@ def _who_activates(user, activators: list) -> str:
     return "another admin of your tenant" if user.is_tenant_admin else "your admin"
 
 
+def _allows_stripe_js(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The page's Content-Security-Policy also allows Stripe.js's origins
+    (settings.STRIPE_CSP, read for each response, not once at import)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        return csp_update(settings.STRIPE_CSP)(lambda: response)()
+
+    return wrapped
+
+
 @open_while(PAYMENT_PROFILE)
-@csp_update(settings.STRIPE_CSP)
+@_allows_stripe_js
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile_edit(request: HttpRequest) -> HttpResponse:

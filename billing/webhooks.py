@@ -89,8 +89,7 @@ def _owner(customer: str) -> User | None:
     return profile.user if profile else None
 
 
-def _setup_succeeded(event: stripe.Event) -> None:
-    intent = event.data.object
+def _setup_succeeded(event: stripe.Event, intent: dict) -> None:
     try:
         found = processor.confirmed_card_of_event(intent)
     except CardError as error:
@@ -105,11 +104,10 @@ def _setup_succeeded(event: stripe.Event) -> None:
                     user=owner, method=Method.CREDIT_CARD, details={}, card=found[1], via="Stripe"
                 )
         except (CardError, services.PaymentProfileError) as error:
-            logger.info("stripe: setup intent %s not saved: %s", intent.id, error)
+            logger.info("stripe: setup intent %s not saved: %s", intent.get("id"), error)
 
 
-def _setup_failed(event: stripe.Event) -> None:
-    intent = event.data.object
+def _setup_failed(event: stripe.Event, intent: dict) -> None:
     metadata = intent.get("metadata") or {}
     if metadata.get("ccm_purpose") != processor.PURPOSE["ccm_purpose"]:
         with transaction.atomic():
@@ -124,13 +122,12 @@ def _setup_failed(event: stripe.Event) -> None:
             )
 
 
-def _card_updated(event: stripe.Event) -> None:
-    method = event.data.object
+def _card_updated(event: stripe.Event, method: dict) -> None:
     card = method.get("card")
     if not card:
         return
     update = services.CardAtProcessor(
-        payment_method=method.id,
+        payment_method=method["id"],
         brand=processor.brand_name(card.get("brand")),
         last4=str(card.get("last4") or ""),
         exp_month=int(card.get("exp_month")),
@@ -142,15 +139,14 @@ def _card_updated(event: stripe.Event) -> None:
             services.payment_profile_card_updated(card=update)
 
 
-def _card_detached(event: stripe.Event) -> None:
+def _card_detached(event: stripe.Event, method: dict) -> None:
     with transaction.atomic():
         if _claim(event):
-            services.payment_profile_card_removed(
-                payment_method=event.data.object.id, at=_time_of(event)
-            )
+            services.payment_profile_card_removed(payment_method=method["id"], at=_time_of(event))
 
 
-HANDLERS: dict[str, Callable[[stripe.Event], None]] = {
+# Each handler gets the event and its object (``data.object``) as plain data.
+HANDLERS: dict[str, Callable[[stripe.Event, dict], None]] = {
     "setup_intent.succeeded": _setup_succeeded,
     "setup_intent.setup_failed": _setup_failed,
     "payment_method.updated": _card_updated,
@@ -169,5 +165,5 @@ def process(event: stripe.Event) -> None:
     if ProcessorEvent.objects.filter(event_id=event.id).exists():
         logger.info("stripe: event %s (%s) was processed before", event.id, event.type)
         return
-    handler(event)
+    handler(event, event.data.object.to_dict())
     logger.info("stripe: event %s (%s) processed", event.id, event.type)

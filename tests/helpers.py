@@ -46,7 +46,11 @@ def no_profile_saved() -> bool:
     """Nothing was saved: every profile is still as it was made with its user (state
     none, no details)."""
     return not PaymentProfile.objects.exclude(
-        state=State.NONE, method="", card_token="", company_name="", submitted_at=None
+        state=State.NONE,
+        method="",
+        stripe_payment_method_id="",
+        company_name="",
+        submitted_at=None,
     ).exists()
 
 
@@ -106,18 +110,15 @@ INVOICE_POST = {
     "city": "Springfield",
     "region": "IL",
     "postal_code": "62701",
-    "country": "United States",
+    "country": "US",
     "po_number": "",
     "tax_id": "",
 }
 
-CARD_POST = {
-    "method": "credit_card",
-    "cardholder_name": "Bob User",
-    "card_number": "4242 4242 4242 4242",
-    "card_expiry": "04/39",
-    "cvc": "123",
-}
+def card_post(setup_intent: str, cardholder: str = "Bob User") -> dict:
+    """What Payment Information posts for a card: the SetupIntent Stripe.js confirmed
+    and the cardholder name; never the card."""
+    return {"method": "credit_card", "cardholder_name": cardholder, "setup_intent": setup_intent}
 
 
 # Every table a request of ours could write to (sessions and axes' log aside).
