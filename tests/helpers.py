@@ -156,3 +156,31 @@ def bulk_users(tenant: Tenant, count: int, *, prefix: str = "many", plan=None) -
     # bulk_create skips save(): the copies the Users page sorts and filters by.
     PaymentProfile.objects.filter(user__in=users).refresh_sort_keys()
     return users
+
+
+_cards = iter(range(1, 10**6))
+
+
+def stripe_card(
+    brand: str = "Visa",
+    last4: str = "4242",
+    exp_month: int = 4,
+    exp_year: int = 2039,
+    cardholder: str = "Bob User",
+):
+    """A card as billing.processor.confirmed_card reads it back from Stripe, for tests
+    of what the services do with one (each its own SetupIntent and PaymentMethod).
+    The tests of the processor itself run against localstripe (test_processor.py)."""
+    from billing.processor import ConfirmedCard
+
+    n = next(_cards)
+    return ConfirmedCard(
+        setup_intent=f"seti_test{n:06d}",
+        payment_method=f"pm_test{n:06d}",
+        brand=brand,
+        last4=last4,
+        exp_month=exp_month,
+        exp_year=exp_year,
+        cardholder=cardholder,
+        read_at=timezone.now(),
+    )
