@@ -348,5 +348,8 @@ LOGGING = {
         "django.request": {"level": "INFO", "filters": ["refusals_as_info"]},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # The SDK logs each answer's whole body at DEBUG (a SetupIntent's client secret,
+        # a card's billing details): never that, whatever LOG_LEVEL says.
+        "stripe": {"level": "INFO"},
     },
 }
