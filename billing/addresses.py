@@ -22,6 +22,7 @@ from django_countries import countries
 # Company), so the address is the place only.
 _FIELDS = {"A": "address", "C": "city", "S": "region", "Z": "postal_code"}
 _TOKEN = re.compile(r"%(.)")
+_SEPARATOR = re.compile(r"[\s,\-/]+")  # what stands between fields ("CH-" is more)
 
 
 @dataclass(frozen=True)
@@ -84,15 +85,33 @@ def address_lines(details) -> list[str]:
         form = form.replace("%A", ", ".join(["%A", *unplaced]), 1)
     lines = []
     for line in form.split("%n"):
-        text = _TOKEN.sub(lambda m: values.get(m[1], ""), line)
-        # A separator left with nothing on one side ("Springfield, " with no state).
-        text = re.sub(r"^[\s,\-]+|[\s,\-]+$", "", " ".join(text.split()))
-        text = re.sub(r"\s*,(\s*,)+", ",", text)
+        text = _fill(line, values)
         if text:
             lines.append(text)
     if code:
         lines.append(str(countries.name(code)) or code)
     return lines
+
+
+def _fill(line: str, values: dict[str, str]) -> str:
+    """One line of the format with the values in. A field left empty takes its
+    separator with it ("%C, %S %Z" without a state: "Springfield, 62701"); what
+    was typed is never trimmed of its own characters."""
+    parts = []  # (is_value, text), empty values left out
+    for i, piece in enumerate(_TOKEN.split(line)):
+        if i % 2:  # a field code
+            if values.get(piece):
+                parts.append((True, values[piece]))
+        elif piece:
+            parts.append((False, piece))
+    kept = []
+    for is_value, text in parts:
+        if not is_value and _SEPARATOR.fullmatch(text) and (not kept or not kept[-1][0]):
+            continue  # a separator with no value before it
+        kept.append((is_value, text))
+    while kept and not kept[-1][0] and _SEPARATOR.fullmatch(kept[-1][1]):
+        kept.pop()  # nor after it
+    return "".join(text for _, text in kept).strip()
 
 
 def address_text(details) -> str:

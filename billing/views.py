@@ -28,7 +28,7 @@ from django_fsm_log.models import StateLog
 from accounts.admin_area import admin_next_url, is_popup_request, tenant_admin_required
 from accounts.exports import csv_stream, export_filename
 from accounts.forms import UserFilterForm
-from accounts.holds import PAYMENT_PROFILE, open_while
+from accounts.holds import PAYMENT_PROFILE, TERMS, open_while
 from accounts.models import User
 from accounts.selectors import user_for_admin, user_list_for_admin
 from accounts.timezones import tenant_zone
@@ -197,6 +197,7 @@ def profile_card_setup(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"client_secret": started.client_secret})
 
 
+@open_while(TERMS, PAYMENT_PROFILE)  # Stripe has no session; no hold applies
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest) -> HttpResponse:

@@ -115,6 +115,7 @@ INVOICE_POST = {
     "tax_id": "",
 }
 
+
 def card_post(setup_intent: str, cardholder: str = "Bob User") -> dict:
     """What Payment Information posts for a card: the SetupIntent Stripe.js confirmed
     and the cardholder name; never the card."""

@@ -107,8 +107,12 @@ class Browser:
                 "client_secret": client_secret,
                 "payment_method_data": {
                     "type": "card",
-                    "card": {"number": number, "exp_month": month, "exp_year": "20" + year,
-                             "cvc": cvc},  # fmt: skip
+                    "card": {
+                        "number": number,
+                        "exp_month": month,
+                        "exp_year": "20" + year,
+                        "cvc": cvc,
+                    },  # fmt: skip
                     "billing_details": {"name": name},
                 },
             },

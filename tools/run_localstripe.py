@@ -53,9 +53,7 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="localstripe: %(message)s")
     print(f"localstripe on http://{host}:{port}", flush=True)
-    web.run_app(
-        server.app, sock=sock, access_log=logging.getLogger("aiohttp.access"), print=None
-    )
+    web.run_app(server.app, sock=sock, access_log=logging.getLogger("aiohttp.access"), print=None)
 
 
 if __name__ == "__main__":

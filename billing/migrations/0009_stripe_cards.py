@@ -5,7 +5,14 @@
 ``stripe_payment_method_id`` and those values are emptied. The cards keep their
 brand, last four and expiry, and the profiles their state; the owner enters the
 card again when they next change it (README, "Card payments").
+
+On SQLite, altering a column rebuilds the table, which drops billing.0007's indexes
+(made by SQL, unknown to Django's state): ``sqlite_indexes_again`` makes them again
+after this migration, and before its reversal goes on to 0007's (billing.0010 the
+same).
 """
+
+import importlib
 
 import django.db.models.deletion
 import django.utils.timezone
@@ -20,12 +27,24 @@ def forget_local_tokens(apps, schema_editor):
         ).update(stripe_payment_method_id="")
 
 
+def sqlite_indexes_again(apps, schema_editor):
+    if schema_editor.connection.vendor != "sqlite":
+        return
+    sort_keys = importlib.import_module("billing.migrations.0007_profile_sort_keys")
+    for name, columns in sort_keys.INDEXES:
+        listed = ", ".join(("tenant_id", *columns))
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {name} ON billing_paymentprofile ({listed})"
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0008_profile_held_and_card_index"),
     ]
 
     operations = [
+        migrations.RunPython(migrations.RunPython.noop, sqlite_indexes_again),
         migrations.RenameField("paymentprofile", "card_token", "stripe_payment_method_id"),
         migrations.RenameField("pendingchange", "card_token", "stripe_payment_method_id"),
         migrations.AlterField(
@@ -93,4 +112,5 @@ class Migration(migrations.Migration):
                 ("processed_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
+        migrations.RunPython(sqlite_indexes_again, migrations.RunPython.noop),
     ]

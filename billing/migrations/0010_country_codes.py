@@ -8,6 +8,7 @@ Street, Atlantis"), and the country is left empty: the Payment Information form
 asks for it on the next save, and the migration prints how many there were.
 """
 
+import importlib
 import re
 
 import django_countries.fields
@@ -91,12 +92,19 @@ def to_codes(apps, schema_editor):
               "of the address, to be chosen on the next save")
 
 
+def sqlite_indexes_again(apps, schema_editor):
+    """SQLite rebuilds the table to alter the column: billing.0007's indexes again."""
+    stripe_cards = importlib.import_module("billing.migrations.0009_stripe_cards")
+    stripe_cards.sqlite_indexes_again(apps, schema_editor)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0009_stripe_cards"),
     ]
 
     operations = [
+        migrations.RunPython(migrations.RunPython.noop, sqlite_indexes_again),
         migrations.RunPython(to_codes, migrations.RunPython.noop, elidable=True),
         migrations.AlterField(
             model_name="paymentprofile",
@@ -108,4 +116,5 @@ class Migration(migrations.Migration):
             name="country",
             field=django_countries.fields.CountryField(blank=True, max_length=2),
         ),
+        migrations.RunPython(sqlite_indexes_again, migrations.RunPython.noop),
     ]

@@ -10,8 +10,7 @@ from django.urls import reverse
 from mailer.models import Message
 
 from accounts.models import Tenant
-from billing.models import Method, PaymentProfile, State
-from billing.models import CardSetup
+from billing.models import CardSetup, Method, PaymentProfile, State
 from tests.helpers import INVOICE_POST, card_post, client_for, links, no_profile_saved
 from tests.processor import VISA, confirmed_setup
 
@@ -148,9 +147,7 @@ def test_it_refuses_another_users_setup_intent(card_payments, alice, bob, betty)
         ({"cardholder_name": ""}, "cardholder_name", "cardholder name"),
     ],
 )
-def test_it_explains_what_to_fix_for_a_card_and_stores_nothing(
-    alice, bob, changes, field, message
-):
+def test_it_explains_what_to_fix_for_a_card_and_stores_nothing(alice, bob, changes, field, message):
     response = client_for(bob).post(URL, {**card_post("seti_123"), **changes})
 
     assert response.status_code == 200

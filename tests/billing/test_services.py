@@ -191,7 +191,11 @@ def test_a_legacy_card_keeps_its_state_and_details_until_its_owner_changes_it(
 
     profile = PaymentProfile.objects.get(user=bob)
     assert profile.state == State.ACTIVE  # the change waits beside it
-    assert (profile.card_brand, profile.card_last4, profile.card_expiry) == ("Visa", "4242", "04/31")
+    assert (profile.card_brand, profile.card_last4, profile.card_expiry) == (
+        "Visa",
+        "4242",
+        "04/31",
+    )
     change = profile.pending_change
     assert (change.stripe_payment_method_id, change.card_last4, change.card_expiry) == (
         new.payment_method,

@@ -211,9 +211,7 @@ def _late_bank(card_payments, bob):
     return client().v1.setup_intents.retrieve(started.setup_intent).to_dict()
 
 
-def test_a_card_the_bank_confirms_after_the_page_closed_is_saved_once(
-    card_payments, alice, bob
-):
+def test_a_card_the_bank_confirms_after_the_page_closed_is_saved_once(card_payments, alice, bob):
     intent = _late_bank(card_payments, bob)
     evt = event("setup_intent.succeeded", intent)
 

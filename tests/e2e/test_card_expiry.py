@@ -33,7 +33,7 @@ def on_expiring_card(user: User) -> str:
         card_last4="4242",
         card_exp_month=month,
         card_exp_year=year,
-        card_token="tok_test",
+        stripe_payment_method_id="pm_test",
         state_changed_at=now,
     )
     return f"{month:02d}/{year % 100:02d}"
