@@ -322,6 +322,8 @@ _LISTED = {
     "method": F(f"{_PROFILE}method"),
     "status_rank": F(f"{_PROFILE}status_rank"),
     "changed_at": F(f"{_PROFILE}state_changed_at"),
+    "card_brand": F(f"{_PROFILE}card_brand"),
+    "card_last4": F(f"{_PROFILE}card_last4"),
     "card_exp_month": F(f"{_PROFILE}card_exp_month"),
     "card_exp_year": F(f"{_PROFILE}card_exp_year"),
     "pending_change_id": F(f"{_PROFILE}pending_change_id"),

@@ -161,6 +161,9 @@ def _method(user, expiring: bool) -> str:
     if not user.method:
         return _NOT_SET_UP
     shown = escape(Method(user.method).label)
+    if user.method == Method.CREDIT_CARD and user.card_last4:  # "Visa ending in 4242"
+        card = escape(f"{user.card_brand} ending in {user.card_last4}")
+        shown += f' <span class="small text-body-secondary">· {card}</span>'
     expiry = card_expiry_text(user.card_exp_month, user.card_exp_year)
     if user.method == Method.CREDIT_CARD and expiry:
         if expiring:

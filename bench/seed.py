@@ -257,8 +257,9 @@ def _seed_users(
         "id", "user_id", "state", "submitted_at", "state_changed_at", "activated_at",
         "deactivated_at", "declined_at", "state_changed_by_id", "pending_change_id",
         "method", "cardholder_name", "card_brand", "card_last4", "card_exp_month",
-        "card_exp_year", "stripe_payment_method_id", "company_name", "billing_contact", "billing_email",
-        "address", "city", "region", "postal_code", "country", "created_at", "updated_at",
+        "card_exp_year", "stripe_payment_method_id", "company_name", "billing_contact",
+        "billing_email", "address", "city", "region", "postal_code", "country", "created_at",
+        "updated_at",
     )  # fmt: skip
     change_cols = (
         "id", "submitted_at", "method", "cardholder_name", "card_brand", "card_last4",

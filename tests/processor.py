@@ -112,7 +112,7 @@ class Browser:
                         "exp_month": month,
                         "exp_year": "20" + year,
                         "cvc": cvc,
-                    },  # fmt: skip
+                    },
                     "billing_details": {"name": name},
                 },
             },
