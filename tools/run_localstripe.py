@@ -10,7 +10,11 @@ project needs it (`make run` and the tests' ``localstripe`` fixture start it so)
   writes nothing to disk and starts empty;
 - with one webhook endpoint registered from the start (``--webhook-url`` and
   ``--webhook-secret``): what localstripe's ``POST /_config/webhooks/<id>`` does,
-  done before the first request, so no event is sent before it is registered.
+  done before the first request, so no event is sent before it is registered;
+- with its Stripe.js stand-in (``/js.stripe.com/v3/``) wrapped in a function: as
+  shipped, it declares a global ``class Element``, which hides the DOM's ``Element``
+  from every other script of the page (Bootstrap's menus and popups then fail).
+  Wrapped, its names stay its own; it still sets ``window.Stripe``.
 
     python tools/run_localstripe.py --port 8420 \\
         --webhook-url http://127.0.0.1:8000/webhooks/stripe/ --webhook-secret whsec_local
@@ -22,6 +26,7 @@ import argparse
 import logging
 import socket
 import sys
+from pathlib import Path
 
 from aiohttp import web
 from localstripe import resources, server, webhooks
@@ -30,6 +35,16 @@ from localstripe import resources, server, webhooks
 def _in_memory_only() -> None:
     resources.Store.dump_to_disk = lambda self: None
     resources.Store.try_load_from_disk = lambda self: None
+
+
+@web.middleware
+async def _stripe_js_in_its_own_scope(request: web.Request, handler):
+    if request.path != "/js.stripe.com/v3/":
+        return await handler(request)
+    script = (Path(server.__file__).parent / "localstripe-v3.js").read_text()
+    return web.Response(
+        text=f"(function () {{\n{script}\n}})();\n", content_type="application/javascript"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--webhook-url and --webhook-secret go together")
 
     _in_memory_only()
+    server.app.middlewares.insert(0, _stripe_js_in_its_own_scope)
     if args.webhook_url:
         webhooks.register_webhook("ccm", args.webhook_url, args.webhook_secret, None)
 
