@@ -279,13 +279,18 @@ def _origin(url: str) -> str:
 
 
 # What the Payment Information page's Content-Security-Policy adds for Stripe.js
-# (billing.views.profile_edit; no other page loads it): Stripe's own documented
-# origins (the script and its frames from js.stripe.com, the 3-D Secure frames from
-# hooks.stripe.com, its calls to api.stripe.com), or the stand-in's one origin.
+# (billing.views.profile_edit; no other page loads it): the origins Stripe documents
+# for Stripe.js with the Card Element (the script and its frames from js.stripe.com
+# and its subdomains, the 3-D Secure frames from hooks.stripe.com, its calls to
+# api.stripe.com), or the stand-in's one origin.
 if STRIPE_JS_URL == "https://js.stripe.com/v3/":
     STRIPE_CSP = {
-        "script-src": ["https://js.stripe.com"],
-        "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com"],
+        "script-src": ["https://js.stripe.com", "https://*.js.stripe.com"],
+        "frame-src": [
+            "https://js.stripe.com",
+            "https://*.js.stripe.com",
+            "https://hooks.stripe.com",
+        ],
         "connect-src": ["https://api.stripe.com"],
     }
 else:
