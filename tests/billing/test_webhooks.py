@@ -265,3 +265,39 @@ def test_a_card_the_bank_refuses_after_the_page_closed_is_noted(card_payments, b
     assert profile.state == State.NONE
     (entry,) = profile_history_entries(profile)
     assert entry.transition == "card_setup_fail" and "authentication failed" in entry.description
+
+
+def test_a_waiting_change_follows_the_card_updater_and_is_dropped_when_its_card_goes(
+    alice, bob, bobs_card
+):
+    from billing.services import payment_profile_submit
+    from tests.helpers import stripe_card
+
+    new = stripe_card("Mastercard", "4444", 9, 2035)
+    payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=new)
+    later = int(time.time()) + 5
+    moved = payment_method(new.payment_method, customer="cus_bob", exp_month=1, exp_year=2036)
+    assert send(event("payment_method.updated", moved, created=later)).status_code == 200
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert profile.card_exp_year == 2031  # the card in force is another one
+    assert profile.pending_change.card_expiry == "01/36"
+    gone = payment_method(new.payment_method, customer=None)
+    assert send(event("payment_method.detached", gone)).status_code == 200
+
+    profile = PaymentProfile.objects.get(user=bob)
+    assert profile.state == State.ACTIVE and profile.pending_change is None
+    drop = StateLog.objects.filter(transition="change_drop").get()
+    assert drop.by is None and "removed at the payment processor" in drop.description
+
+
+def test_a_detached_card_of_a_pending_profile_is_noted_in_its_history(alice, bob, bobs_card):
+    PaymentProfile.objects.filter(user=bob).update(state=State.PENDING)
+    assert (
+        send(event("payment_method.detached", payment_method(PM, customer=None))).status_code == 200
+    )
+    profile = PaymentProfile.objects.get(user=bob)
+    assert profile.state == State.PENDING
+    (entry,) = profile_history_entries(profile)
+    assert entry.transition == "card_detach" and entry.who == "the payment processor"
+    assert not Message.objects.exists()
