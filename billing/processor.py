@@ -150,28 +150,32 @@ class SetupStarted:
 
 def setup_intent_start(*, user: User) -> SetupStarted:
     """A SetupIntent for `user`'s customer, to save a card for later payments made
-    without them (``usage="off_session"``)."""
+    without them (``usage="off_session"``). A customer Stripe no longer knows
+    (deleted in its dashboard; a restarted stand-in) is replaced by a new one."""
     api = client()
-    customer = customer_for(user, api)
-    try:
-        intent = api.v1.setup_intents.create(
-            params={
-                "customer": customer,
-                "usage": "off_session",
-                "payment_method_types": ["card"],
-                "metadata": {**PURPOSE, "ccm_user": str(user.pk)},
-            }
-        )
-    except stripe.InvalidRequestError as error:
-        if error.http_status == 404:  # the customer is gone at Stripe: make a new one
+    for _attempt in range(2):
+        customer = customer_for(user, api)
+        try:
+            intent = api.v1.setup_intents.create(
+                params={
+                    "customer": customer,
+                    "usage": "off_session",
+                    "payment_method_types": ["card"],
+                    "metadata": {**PURPOSE, "ccm_user": str(user.pk)},
+                }
+            )
+        except stripe.InvalidRequestError as error:
+            if error.http_status != 404:
+                raise _unavailable(error) from error
+            logger.warning("stripe: customer %s of user %s is gone", customer, user.pk)
             PaymentProfile.objects.filter(user=user, stripe_customer_id=customer).update(
                 stripe_customer_id=""
             )
-            logger.warning("stripe: customer %s of user %s is gone", customer, user.pk)
-        raise _unavailable(error) from error
-    except stripe.StripeError as error:
-        raise _unavailable(error) from error
-    return SetupStarted(setup_intent=intent.id, client_secret=intent.client_secret)
+            continue
+        except stripe.StripeError as error:
+            raise _unavailable(error) from error
+        return SetupStarted(setup_intent=intent.id, client_secret=intent.client_secret)
+    raise CardError(PROCESSOR_DOWN)
 
 
 @dataclass(frozen=True)
