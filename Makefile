@@ -5,6 +5,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+STRIPE_PORT ?= 8420
+# `make run` points the app and the page at localstripe, with test keys of its own.
+LOCAL_STRIPE_ENV := STRIPE_SECRET_KEY=sk_test_localstripe \
+	STRIPE_PUBLISHABLE_KEY=pk_test_localstripe STRIPE_WEBHOOK_SECRET=whsec_localstripe \
+	STRIPE_API_BASE=http://$(HOST):$(STRIPE_PORT) \
+	STRIPE_JS_URL=http://$(HOST):$(STRIPE_PORT)/js.stripe.com/v3/
 
 .PHONY: setup run test lint format serve bench lock clean
 
@@ -16,14 +22,20 @@ $(STAMP): requirements-dev.lock
 ## setup: create .venv and install the pinned dependencies
 setup: $(STAMP)
 
-## run: set up, migrate, seed the demo data, start the app and the mail worker (Ctrl-C stops both)
+## run: set up, migrate, seed the demo data, start the app, the mail worker and localstripe
+##      (a stand-in for Stripe on $(HOST):$(STRIPE_PORT), its webhook sent to the app;
+##      Ctrl-C stops all three)
 run: setup
 	DEBUG=true $(PY) manage.py migrate --noinput
 	DEBUG=true $(PY) manage.py seed_demo
 	@echo "CCM on http://$(HOST):$(PORT)/  (log in as user@acme.example / demo-user)"
+	@echo "Cards go to localstripe on http://$(HOST):$(STRIPE_PORT)/ (test card 4242 4242 4242 4242)"
 	@# The links in e-mails point at this server unless SITE_URL says otherwise.
-	@export SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}"; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	@export SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}" $(LOCAL_STRIPE_ENV); \
+	trap 'kill $$worker $$stripe 2>/dev/null; wait $$worker $$stripe 2>/dev/null' EXIT INT TERM; \
+	$(PY) tools/run_localstripe.py --host $(HOST) --port $(STRIPE_PORT) \
+	  --webhook-url http://$(HOST):$(PORT)/webhooks/stripe/ \
+	  --webhook-secret "$$STRIPE_WEBHOOK_SECRET" & stripe=$$!; \
 	DEBUG=true $(PY) manage.py mail_worker & worker=$$!; \
 	DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 

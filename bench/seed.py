@@ -257,12 +257,13 @@ def _seed_users(
         "id", "user_id", "state", "submitted_at", "state_changed_at", "activated_at",
         "deactivated_at", "declined_at", "state_changed_by_id", "pending_change_id",
         "method", "cardholder_name", "card_brand", "card_last4", "card_exp_month",
-        "card_exp_year", "card_token", "company_name", "billing_contact", "billing_email",
-        "address", "city", "region", "postal_code", "country", "created_at", "updated_at",
+        "card_exp_year", "stripe_payment_method_id", "company_name", "billing_contact",
+        "billing_email", "address", "city", "region", "postal_code", "country", "created_at",
+        "updated_at",
     )  # fmt: skip
     change_cols = (
         "id", "submitted_at", "method", "cardholder_name", "card_brand", "card_last4",
-        "card_exp_month", "card_exp_year", "card_token",
+        "card_exp_month", "card_exp_year", "stripe_payment_method_id",
     )  # fmt: skip
     log_cols = (
         "id", "timestamp", "by_id", "source_state", "state", "transition",
@@ -308,7 +309,7 @@ def _seed_users(
                     Method.CREDIT_CARD, name,
                     rng.choice(("Visa", "Mastercard", "American Express")),
                     f"{rng.randint(0, 9999):04d}", rng.randint(1, 12), rng.randint(2027, 2033),
-                    f"tok_bench_change_{change_id}",
+                    f"pm_bench_change_{change_id}",
                 )
             )  # fmt: skip
         if rng.random() < 0.6:
@@ -316,13 +317,13 @@ def _seed_users(
                 Method.CREDIT_CARD, name,
                 rng.choice(("Visa", "Mastercard", "American Express")),
                 f"{rng.randint(0, 9999):04d}", rng.randint(1, 12), rng.randint(2026, 2032),
-                f"tok_bench_{uid}",
+                f"pm_bench_{uid}",
             ) + ("",) * 8  # fmt: skip
         else:
             details = ((Method.INVOICE,) + ("",) * 3 + (None, None, "") + (
                 f"{name.split()[-1]} Holdings", name, f"ap+{uid}@bench.example",
                 f"{rng.randint(1, 999)} Main Street", "Springfield", "IL",
-                f"{rng.randint(10000, 99999)}", "United States",
+                f"{rng.randint(10000, 99999)}", "US",
             ))  # fmt: skip
         profiles.append(
             (

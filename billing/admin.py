@@ -48,10 +48,11 @@ class PaymentProfileAdmin(admin.ModelAdmin):
     actions = [_admin_action(act) for act in ACTS.values() if act.in_django_admin]
     # Nothing here is edited by hand: the state only moves through the services, and
     # the details are the user's to change (they go back to pending when they do).
-    exclude = ("card_token",)
+    # The Stripe customer and PaymentMethod ids are shown: an operator looks them up
+    # in Stripe's dashboard (they are references, not card data).
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        return [f.name for f in self.model._meta.fields if f.name != "card_token"]
+        return [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

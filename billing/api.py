@@ -40,9 +40,12 @@ from accounts.selectors import user_for_admin
 from accounts.tokens import TokenRefused, TokenThrottled, api_token_authenticate
 from billing import services
 from billing.acts import ACTS, NOT_ALLOWED, OWN_PROFILE, Decision, offered_acts, service_of
+from billing.addresses import address_lines
 from billing.forms import UserFilterForm
+from billing.models import INVOICE_FIELDS
 from billing.selectors import profile_history_entries
 from billing.standing import STATUS_FILTERS
+from billing.tax_ids import tax_id_display
 from billing.user_list import DEFAULT_SORT, NULLABLE, SORT_VALUES, USER_SORTS, user_list_for_admin
 
 VIA = "API"
@@ -198,7 +201,12 @@ class InvoiceOut(Schema):
     postal_code: str
     country: str
     po_number: str
-    tax_id: str
+    tax_id: str = Field(description="Compact, as stored (DE136695976)")
+    country_name: str
+    address_lines: list[str] = Field(
+        description="The address in its country's order, one line each, the country last"
+    )
+    tax_id_formatted: str = Field(description="As people read it (CHE-100.155.212)")
 
 
 class FieldChange(Schema):
@@ -267,7 +275,13 @@ def _profile_out(user: User, admin: User) -> dict:
         }
     invoice = None
     if profile.method == "invoice":
-        invoice = {field: getattr(profile, field) for field in InvoiceOut.model_fields}
+        invoice = {field: getattr(profile, field) for field in INVOICE_FIELDS}
+        invoice.update(
+            country=profile.country.code,
+            country_name=profile.country.name,
+            address_lines=address_lines(profile),
+            tax_id_formatted=tax_id_display(profile.country.code, profile.tax_id),
+        )
     change = profile.pending_change
     return {
         "user": _user_out(user),
@@ -299,7 +313,7 @@ def _admin(request: HttpRequest) -> User:
 
 # --- Keyed pagination ----------------------------------------------------------------
 #
-# The Users page's orders (accounts.selectors.USER_SORTS), each ending in the primary
+# The Users page's orders (billing.user_list.USER_SORTS), each ending in the primary
 # key: the cursor holds the last row's values of those columns, and the next page is
 # the rows after it in that order. No OFFSET, no count: a page deep in 100,000 users
 # costs what the first one does.
@@ -395,7 +409,7 @@ def user_list_after(users: QuerySet[User], *, sort: str, cursor: str, limit: int
     # The page's keys from a subquery that reads only the columns it orders by (an
     # index alone, for the name and e-mail orders), then those rows with their plan
     # and profile: joining them in before the LIMIT sorts the whole join (2 s at
-    # 100,000 users on SQLite). One query, as accounts.selectors.user_list_page.
+    # 100,000 users on SQLite). One query, as billing.user_list.user_list_page.
     keys = users.values_list("pk", flat=True)[: limit + 1]
     rows = list(
         User.objects.filter(pk__in=keys)

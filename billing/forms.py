@@ -5,49 +5,38 @@ import re
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
-from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django_countries import countries
+from django_countries.fields import LazyTypedChoiceField
 
 from accounts.forms import _QueryParameter
 from accounts.models import Plan, Tenant
 from billing.acts import BULK_ACTS, CHOOSE_BULK_ACT, DECLINE_REASON, Act, Decision, Reason
-from billing.gateway import ascii_digits, card_brand, cvc_length, expiry_passed, luhn_ok
+from billing.addresses import normalise_postal_code, postal_rules
 from billing.models import INVOICE_FIELDS, BillingDetails, Method
 from billing.selectors import ACT_LABELS, Cursor
-from billing.services import CardInput, CardOnFile
 from billing.standing import STATUS_FILTERS
+from billing.tax_ids import InvalidTaxId, clean_tax_id, tax_id_display
 from billing.user_list import DEFAULT_SORT, NO_PLAN, SORT_VALUES
 
-
-class SecretInput(forms.TextInput):
-    """A text input that never writes its value back into the page, so a card
-    number or CVC typed into a form with errors is not re-rendered."""
-
-    def get_context(self, name, value, attrs):
-        return super().get_context(name, None, attrs)
+POSTAL_HELP = "Required where the country has postal codes."
+TAX_ID_HELP = "Checked for the country chosen: an EU VAT number with its country prefix."
 
 
-_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$", re.ASCII)
-
-# What a person can type wrong on a card, one message per rule. (Whether the card
-# is taken is the gateway's to say: billing.gateway.CARD_DECLINED.)
-ENTER_EXPIRY = "Enter the expiry date as MM/YY, for example 04/29."
-NUMBER_LENGTH = "A card number has 12 to 19 digits."
-NUMBER_INVALID = "This card number is not valid. Check the digits."
-BRAND_NOT_ACCEPTED = "We accept Visa, Mastercard, American Express, Discover, Diners Club and JCB."
-CARD_EXPIRED = "This card has expired. Use a card that is still valid."
-EXPIRY_TOO_FAR = "Check the expiry year: it is too far in the future."
-# Card data is never written back into the page: say so where it was typed.
-TYPE_CARD_AGAIN = "For your security, enter the card number and CVC again."
-KEEP_CARD = "Leave the card number and CVC empty to keep the card on file."
+# Card entry is Stripe.js's (templates/billing/_card_entry.html, static/js/app.js):
+# this form never has a card number or CVC field. It carries the SetupIntent Stripe
+# confirmed, and the server reads the card from Stripe (billing.processor).
+ENTER_CARD = (
+    "Enter the card: type its number, expiry and CVC in the card box and save. Card "
+    "entry needs JavaScript; if it is off in your browser, turn it on or choose Invoice."
+)
+ENTER_COUNTRY = "Choose the country of the billing address."
 
 _REQUIRED_FOR = {
     Method.CREDIT_CARD: {
         "cardholder_name": "Enter the cardholder name as it appears on the card.",
-        "card_number": "Enter the card number.",
-        "card_expiry": ENTER_EXPIRY,
-        "cvc": "Enter the security code (CVC) from the back of the card.",
+        "setup_intent": ENTER_CARD,
     },
     Method.INVOICE: {
         "company_name": "Enter the company name to put on the invoices.",
@@ -56,9 +45,16 @@ _REQUIRED_FOR = {
         "address": "Enter the billing address.",
         "city": "Enter the city.",
         "postal_code": "Enter the postal code.",
-        "country": "Enter the country.",
+        "country": ENTER_COUNTRY,
     },
 }
+
+
+class _NotWrittenBack(forms.HiddenInput):
+    """A hidden input that never writes its value back into a page sent back."""
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, None, attrs)
 
 
 def _text(label: str, max_length: int, **attrs) -> forms.CharField:
@@ -85,18 +81,13 @@ class PaymentProfileForm(forms.Form):
     )
 
     cardholder_name = _text("Cardholder Name", 200, autocomplete="cc-name")
-    card_number = forms.CharField(
-        label="Card Number",
-        max_length=40,
+    # The SetupIntent Stripe.js confirmed: an id, never card data. Not written back
+    # into a page sent back with errors: the card is entered (and confirmed) again.
+    setup_intent = forms.RegexField(
+        regex=re.compile(r"^seti_[A-Za-z0-9_]{1,240}$", re.ASCII),
         required=False,
-        widget=SecretInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
-    )
-    card_expiry = _text("Expiry (MM/YY)", 7, autocomplete="cc-exp", placeholder="MM/YY")
-    cvc = forms.CharField(
-        label="CVC",
-        max_length=4,
-        required=False,
-        widget=SecretInput(attrs={"autocomplete": "cc-csc", "inputmode": "numeric"}),
+        widget=_NotWrittenBack,
+        error_messages={"invalid": ENTER_CARD},
     )
 
     company_name = _text("Company Name", 200, autocomplete="organization")
@@ -111,25 +102,21 @@ class PaymentProfileForm(forms.Form):
     city = _text("City", 100, autocomplete="address-level2")
     region = _text("State / Province (optional)", 100, autocomplete="address-level1")
     postal_code = _text("Postal Code", 20, autocomplete="postal-code")
-    country = _text("Country", 100, autocomplete="country-name")
+    country = LazyTypedChoiceField(
+        label="Country",
+        choices=[("", "Choose a country"), *countries],
+        required=False,
+        widget=forms.Select(attrs={"autocomplete": "country"}),
+        error_messages={"invalid_choice": ENTER_COUNTRY},
+    )
     po_number = _text("Purchase Order Number (optional)", 100)
     tax_id = _text("Tax ID (optional)", 50)
 
-    def __init__(self, *args, profile: BillingDetails | None = None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # A saved card can be kept: then the number and CVC may be left empty, and
-        # the cardholder name and expiry change on the same card. `profile`: the
-        # details last saved (a pending change's, or the profile's).
-        self.has_card_on_file = bool(
-            profile and profile.method == Method.CREDIT_CARD and profile.card_token
-        )
-        if self._card_typed():
-            # Only shown again after a refusal (a saved form redirects).
-            for name in ("card_number", "cvc"):
-                self.fields[name].help_text = TYPE_CARD_AGAIN
-        elif self.has_card_on_file:
-            self.fields["card_number"].help_text = KEEP_CARD
         self._mark_required()
+        self.fields["postal_code"].help_text = POSTAL_HELP
+        self.fields["tax_id"].help_text = TAX_ID_HELP
         self.helper = FormHelper()
         self.helper.form_id = "payment-profile-form"
         self.helper.layout = Layout(
@@ -138,17 +125,8 @@ class PaymentProfileForm(forms.Form):
             Fieldset(
                 "Credit Card",
                 "cardholder_name",
-                "card_number",
-                Div(
-                    Div("card_expiry", css_class="col-sm-6"),
-                    Div("cvc", css_class="col-sm-6"),
-                    css_class="row",
-                ),
-                HTML(
-                    '<p class="form-text">We keep the card brand, the last four digits '
-                    "and the expiry date only. The full card number and the CVC are "
-                    "never stored.</p>"
-                ),
+                HTML('{% include "billing/_card_entry.html" %}'),
+                "setup_intent",
                 css_class="js-card-fields",
             ),
             Fieldset(
@@ -181,106 +159,67 @@ class PaymentProfileForm(forms.Form):
         """An asterisk on every field its method requires (_REQUIRED_FOR), like the
         one crispy puts on Payment Method. The fields stay optional to Django and the
         browser (no `required`: the other method's fields are hidden, and empty); the
-        asterisk is hidden from screen readers, which hear aria-required instead."""
+        asterisk is hidden from screen readers, which hear aria-required instead. (The
+        postal code is required only where the country has them: its help says so.)"""
         for method in _REQUIRED_FOR:
-            for name in self._required(method):
+            for name in _REQUIRED_FOR[method]:
                 field = self.fields[name]
+                if isinstance(field.widget, forms.HiddenInput):
+                    continue
                 field.label = format_html(
                     '{}<span class="asteriskField" aria-hidden="true">*</span>', field.label
                 )
                 field.widget.attrs["aria-required"] = "true"
 
-    def _card_typed(self) -> bool:
-        return self.is_bound and any(
-            str(self.data.get(name) or "").strip() for name in ("card_number", "cvc")
-        )
-
-    def _required(self, method: str) -> dict[str, str]:
-        """The fields `method` requires, each with its message."""
-        required = dict(_REQUIRED_FOR[method])
-        if method == Method.CREDIT_CARD and self.has_card_on_file and not self._card_typed():
-            del required["card_number"], required["cvc"]
-        return required
-
     @classmethod
     def initial_from(cls, profile: BillingDetails) -> dict:
         if not profile.method:
             return {}
-        initial = {
-            "method": profile.method,
-            "cardholder_name": profile.cardholder_name,
-            "card_expiry": profile.card_expiry,
-        }
+        initial = {"method": profile.method, "cardholder_name": profile.cardholder_name}
         initial.update({field: getattr(profile, field) for field in INVOICE_FIELDS})
+        initial["tax_id"] = tax_id_display(profile.country, profile.tax_id)
         return initial
-
-    def clean_card_number(self) -> str:
-        return re.sub(r"[\s-]", "", self.cleaned_data.get("card_number", ""))
 
     def clean(self):
         cleaned = super().clean()
         method = cleaned.get("method")
         if method not in _REQUIRED_FOR:
             return cleaned
-        for field, message in self._required(method).items():
+        required = dict(_REQUIRED_FOR[method])
+        if method == Method.INVOICE:
+            self._clean_invoice(cleaned, required)
+        for field, message in required.items():
             if field not in self.errors and not (cleaned.get(field) or "").strip():
                 self.add_error(field, message)
-        if method == Method.CREDIT_CARD:
-            self._clean_card(cleaned)
         return cleaned
 
-    def _clean_card(self, cleaned: dict) -> None:
-        number = cleaned.get("card_number") or ""
-        brand = None
-        if number and "card_number" not in self.errors:
-            if not ascii_digits(number) or not 12 <= len(number) <= 19:
-                self.add_error("card_number", NUMBER_LENGTH)
-            elif not luhn_ok(number):
-                self.add_error("card_number", NUMBER_INVALID)
-            else:
-                brand = card_brand(number)
-                if brand is None:
-                    self.add_error("card_number", BRAND_NOT_ACCEPTED)
-        expiry = (cleaned.get("card_expiry") or "").strip()
-        if expiry and "card_expiry" not in self.errors:
-            match = _EXPIRY.match(expiry)
-            month = int(match.group(1)) if match else 0
-            if not match or not 1 <= month <= 12:
-                self.add_error("card_expiry", ENTER_EXPIRY)
-            else:
-                year = int(match.group(2))
-                year = year + 2000 if year < 100 else year
-                today = timezone.localdate()
-                if expiry_passed(month, year, today):
-                    self.add_error("card_expiry", CARD_EXPIRED)
-                elif year > today.year + 25:
-                    self.add_error("card_expiry", EXPIRY_TOO_FAR)
-                else:
-                    cleaned["exp_month"], cleaned["exp_year"] = month, year
-        cvc = (cleaned.get("cvc") or "").strip()
-        if cvc and "cvc" not in self.errors:
-            wanted = cvc_length(brand) if brand else None
-            if not ascii_digits(cvc) or (wanted and len(cvc) != wanted) or len(cvc) not in (3, 4):
-                digits = f"{wanted}-digit" if wanted else "3- or 4-digit"
-                self.add_error("cvc", f"Enter the {digits} security code (CVC) from the card.")
-
-    def card_input(self) -> CardInput | CardOnFile | None:
-        data = self.cleaned_data
-        if data.get("method") != Method.CREDIT_CARD:
-            return None
-        if not data["card_number"] and self.has_card_on_file:
-            return CardOnFile(
-                cardholder=data["cardholder_name"].strip(),
-                exp_month=data["exp_month"],
-                exp_year=data["exp_year"],
+    def _clean_invoice(self, cleaned: dict, required: dict) -> None:
+        """The postal code and the tax ID by the rules of the chosen country."""
+        country = cleaned.get("country") or ""
+        if not country:
+            return
+        postal = postal_rules(country)
+        code = normalise_postal_code(cleaned.get("postal_code") or "")
+        if not postal.required:
+            del required["postal_code"]
+        if not postal.used:
+            code = ""  # a country without postal codes: nothing to keep
+        elif code and not postal.valid(code):
+            like = " or ".join(postal.examples)
+            self.add_error(
+                "postal_code",
+                f"This is not a postal code of {countries.name(country)}"
+                f"{f': enter one like {like}' if like else ''}.",
             )
-        return CardInput(
-            cardholder=data["cardholder_name"].strip(),
-            number=data["card_number"],
-            exp_month=data["exp_month"],
-            exp_year=data["exp_year"],
-            cvc=data["cvc"].strip(),
-        )
+        cleaned["postal_code"] = code
+        if "tax_id" not in self.errors:
+            try:
+                cleaned["tax_id"] = clean_tax_id(country, cleaned.get("tax_id") or "")
+            except InvalidTaxId as error:
+                self.add_error("tax_id", str(error))
+
+    def card_requested(self) -> bool:
+        return self.cleaned_data.get("method") == Method.CREDIT_CARD
 
     def invoice_details(self) -> dict[str, str]:
         if self.cleaned_data.get("method") != Method.INVOICE:

@@ -5,6 +5,7 @@ from datetime import datetime, tzinfo
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django_countries.fields import CountryField
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
@@ -61,8 +62,10 @@ def _nobody(profile: PaymentProfile, actor) -> bool:
     return False
 
 
-# The reason the system gives when it deactivates a profile whose card expired.
+# The reason the system gives when it deactivates a profile whose card expired, or
+# whose card the processor says can no longer be charged (it was detached).
 CARD_EXPIRED = "Card expired"
+CARD_REMOVED = "Card removed at the payment processor"
 
 
 CARD_FIELDS = (
@@ -71,7 +74,8 @@ CARD_FIELDS = (
     "card_last4",
     "card_exp_month",
     "card_exp_year",
-    "card_token",
+    "stripe_payment_method_id",
+    "card_updated_at",
 )
 INVOICE_FIELDS = (
     "company_name",
@@ -103,17 +107,27 @@ class BillingDetails(models.Model):
     city = models.CharField(max_length=100, blank=True)
     region = models.CharField("State / province", max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=100, blank=True)
+    country = CountryField(blank=True)  # ISO 3166 code (billing.0010 mapped the old text)
     po_number = models.CharField("Purchase order number", max_length=100, blank=True)
+    # Compact ("DE136695976"), checked for the country (billing.tax_ids); shown formatted.
     tax_id = models.CharField("Tax ID", max_length=50, blank=True)
 
-    # Credit card: never the number or the CVC, only what the gateway hands back.
+    # Credit card: never the number or the CVC (they never reach this server), only
+    # what the server reads from Stripe (billing.processor): brand, last four, expiry
+    # and the PaymentMethod's id. A card saved before cards went through Stripe has
+    # its brand, last four and expiry and no PaymentMethod (billing.0009).
     cardholder_name = models.CharField(max_length=200, blank=True)
     card_brand = models.CharField(max_length=30, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
     card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
     card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
-    card_token = models.CharField(max_length=200, blank=True)
+    stripe_payment_method_id = models.CharField(
+        "Stripe PaymentMethod", max_length=255, blank=True, db_index=True
+    )
+    # When the card data held here was true at Stripe: when it was read, or the time
+    # of the processor's event that changed it. An older event never overwrites it
+    # (billing.webhooks).
+    card_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -173,7 +187,7 @@ class ProfileQuerySet(models.QuerySet):
 
 
 class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
-    """How a user pays: a credit card (kept as a gateway token) or invoices.
+    """How a user pays: a credit card (kept as a Stripe PaymentMethod) or invoices.
 
     Every user has exactly one, from the moment the user is created (in state
     ``none``: see ``billing.signals``), so "not set up" has one shape: a row in
@@ -215,6 +229,9 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The owner's customer at Stripe, made the first time they enter a card
+    # (billing.processor.customer_for); their cards are saved to it.
+    stripe_customer_id = models.CharField("Stripe customer", max_length=255, blank=True)
 
     # Copies for the Users page, kept by ``save()`` (and ``refresh_sort_keys()`` for
     # changes around the profile): the owner's tenant, so that every index the page
@@ -233,7 +250,7 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
     status_rank = models.PositiveSmallIntegerField(
         default=STATUS_RANK[Status.NOT_REQUIRED], editable=False
     )
-    # Whether the owner is held at the gate (billing.selectors.user_is_gated: they
+    # Whether the owner is held at the gate (billing.standing.held: they
     # need a profile and it is not active), for the Users page's "Held at the gate"
     # (billing.0008 indexes it): it depends on the plan's kind and the tenant's
     # setting too, which status_rank does not say outside state none.
@@ -246,7 +263,7 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
         # The Users page's "Held at the gate" and "Card expiring", each counted and
         # read from the tenant's own entries (billing.0008); the page's sort indexes
         # are made by billing.0007. The card's: the expiry as a range after the
-        # state (billing.selectors.card_expiring_filter).
+        # state (billing.standing.card_expiring_q).
         indexes = [
             # Of the held profiles only: SQLite matches a bare `WHERE held` (what the
             # ORM writes for held=True) to an index's WHERE, not to an index column.
@@ -256,6 +273,13 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
             models.Index(
                 fields=["tenant", "method", "state", "card_exp_year", "card_exp_month", "user"],
                 name="profile_list_card_idx",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_customer_id"],
+                condition=~models.Q(stripe_customer_id=""),
+                name="profile_one_stripe_customer",
             ),
         ]
 
@@ -282,6 +306,11 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "tenant", "status_rank", "held"}
         super().save(*args, **kwargs)
+
+    @property
+    def card_removed(self) -> bool:
+        """Deactivated by the system because the processor removed the card."""
+        return self.state == State.INACTIVE and self.deactivation_reason == CARD_REMOVED
 
     @property
     def is_declined(self) -> bool:
@@ -353,6 +382,17 @@ class PaymentProfile(ConcurrentTransitionMixin, BillingDetails):
         self._mark(None)
         self.deactivated_at = self.state_changed_at
         self.deactivation_reason = CARD_EXPIRED
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=state, source=State.ACTIVE, target=State.INACTIVE, permission=_nobody)
+    def remove_card(self, by=None, description=None) -> None:
+        """The system deactivates an active card profile whose card Stripe removed
+        (``payment_method.detached``: billing.services.payment_profile_card_removed).
+        Like ``expire``: no person may, logged with no ``by``."""
+        self._mark(None)
+        self.deactivated_at = self.state_changed_at
+        self.deactivation_reason = CARD_REMOVED
 
     @fsm_log_by
     @fsm_log_description
@@ -514,3 +554,31 @@ class ProfileEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} to {self.to}"
+
+
+class CardSetup(models.Model):
+    """A SetupIntent whose card was saved: written in the transaction of the save
+    (billing.services), so a confirmation serves one save only. A second use of the
+    same SetupIntent, by a replayed form or by the webhook after the form, finds it."""
+
+    setup_intent_id = models.CharField(max_length=255, unique=True)
+    profile = models.ForeignKey(PaymentProfile, on_delete=models.CASCADE, related_name="+")
+    payment_method_id = models.CharField(max_length=255)
+    used_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.setup_intent_id
+
+
+class ProcessorEvent(models.Model):
+    """An event from Stripe's webhook that was processed: written in the transaction
+    of what it changed (billing.webhooks), so each is processed exactly once however
+    often Stripe sends it."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    created = models.DateTimeField()  # the event's own time, at Stripe
+    processed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -114,8 +114,10 @@ def change_declined(profile: PaymentProfile, *, reason: str) -> None:
 # times in the zone of the tenant it goes to, as the pages do.
 
 
-def card_expired(profile: PaymentProfile, admins: list[User]) -> None:
-    """The system deactivated the profile: its card expired and was not replaced."""
+def card_cannot_pay(profile: PaymentProfile, admins: list[User]) -> None:
+    """The system deactivated the profile because its card cannot pay: it expired and
+    was not replaced, or the processor removed it (the templates say which, from
+    ``profile.deactivation_reason``)."""
     with timezone.override(tenant_zone(profile.user.tenant)):
         _tell_user(profile, "card_expired", reverse("billing:profile_edit"))
         _tell_admins(profile, admins, "card_expired_admins")

@@ -43,25 +43,36 @@ ACT_LABELS = {
     "expire": "Deactivated: card expired",
     "setup_reminder": "Reminded to set up a profile",
     "card_warning": "Reminded: card expiring",
+    "remove_card": "Deactivated: card removed",
+    "card_update": "Card updated",
+    "card_detach": "Card removed",
+    "card_setup_fail": "Card not confirmed",
 }
 # The acts only the system does (the scheduled jobs): logged with no one as `by`, and
 # shown as done by "the system".
 SYSTEM_ACTS = frozenset({"expire", "setup_reminder", "card_warning"})
+# The acts that the payment processor's events bring (billing/webhooks.py): logged
+# with no one as `by` too, and shown as done by "the payment processor".
+PROCESSOR_ACTS = frozenset({"remove_card", "card_update", "card_detach", "card_setup_fail"})
 
 
 def label_entries(entries: list[StateLog]) -> list[StateLog]:
-    """Gives each entry `act_label`, `by_system`, `who` (the actor's name or e-mail,
-    "the system", or ""), `source_label` and `target_label` (the states' names as the
-    Users page shows them: a decline leads to "Declined") without the per-row
+    """Gives each entry `act_label`, `by_system`, `by_processor`, `who` (the actor's name
+    or e-mail, "the system", "the payment processor", or ""), `source_label` and
+    `target_label` (the states' names as the Users page shows them: a decline leads
+    to "Declined") without the per-row
     content-type lookups of ``StateLog.get_state_display``. Load `by` with them."""
     labels = dict(State.choices)
     for entry in entries:
         entry.act_label = ACT_LABELS.get(entry.transition, entry.transition)
         entry.by_system = entry.by_id is None and entry.transition in SYSTEM_ACTS
+        entry.by_processor = entry.by_id is None and entry.transition in PROCESSOR_ACTS
         if entry.by_id:
             entry.who = entry.by.name or entry.by.email
+        elif entry.by_system:
+            entry.who = "the system"
         else:
-            entry.who = "the system" if entry.by_system else ""
+            entry.who = "the payment processor" if entry.by_processor else ""
         entry.source_label = labels.get(entry.source_state, entry.source_state or "")
         entry.target_label = (
             "Declined" if entry.transition == "decline" else labels.get(entry.state, entry.state)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, has_transition_perm
 from django_fsm_log.models import StateLog
@@ -27,24 +28,25 @@ from django_fsm_log.models import StateLog
 from accounts.models import User
 from accounts.timezones import tenant_zone
 from billing import acts, notifications
-from billing.gateway import CardError, get_gateway
+from billing.addresses import address_text
 from billing.models import (
     CARD_EXPIRED,
     CARD_FIELDS,
+    CARD_REMOVED,
     INVOICE_FIELDS,
     BillingDetails,
+    CardSetup,
     Method,
     PaymentProfile,
     PendingChange,
     Reminder,
     State,
 )
+from billing.processor import USED_BEFORE, CardError, ConfirmedCard
 from billing.selectors import profile_activators
+from billing.tax_ids import tax_id_display
 
 logger = logging.getLogger(__name__)
-
-
-NO_CARD_ON_FILE = "There is no card on file to keep: enter the card number and CVC."
 
 
 class PaymentProfileError(Exception):
@@ -55,31 +57,6 @@ class PaymentProfileError(Exception):
     def __init__(self, message: str = "", *, code: str = "") -> None:
         super().__init__(message)
         self.code = code or getattr(message, "code", "")
-
-
-@dataclass(frozen=True)
-class CardInput:
-    """A card as typed. Lives only for the request; never stored or logged."""
-
-    cardholder: str
-    number: str
-    exp_month: int
-    exp_year: int
-    cvc: str
-
-    def __repr__(self) -> str:
-        return f"CardInput(cardholder={self.cardholder!r}, number='…{self.number[-4:]}')"
-
-
-@dataclass(frozen=True)
-class CardOnFile:
-    """Keep the card on file (its token, brand and last four digits) and change only
-    what may change without the number: the cardholder name and the expiry, as
-    card-on-file systems allow for the same card. Carries no number and no CVC."""
-
-    cardholder: str
-    exp_month: int
-    exp_year: int
 
 
 def _locked_profile(user: User) -> PaymentProfile:
@@ -120,6 +97,10 @@ REMIND = "remind"
 # The system's (scheduled jobs, billing/jobs.py): logged with no ``by``.
 SETUP_REMINDER = "setup_reminder"
 CARD_WARNING = "card_warning"
+# The processor's (Stripe's events, billing/webhooks.py): logged with no ``by`` too.
+CARD_UPDATE = "card_update"
+CARD_DETACH = "card_detach"
+CARD_SETUP_FAIL = "card_setup_fail"
 
 
 def _log(profile: PaymentProfile, *, by: User | None, act: str, description: str) -> None:
@@ -135,50 +116,58 @@ def _log(profile: PaymentProfile, *, by: User | None, act: str, description: str
     )
 
 
+# What is not compared between two saves: a card entered again is a new
+# PaymentMethod at Stripe each time, read at another moment; the same card is the
+# same brand, last four, expiry and cardholder.
+_NOT_COMPARED = frozenset({"stripe_payment_method_id", "card_updated_at"})
+
+
 def _comparable(details: dict) -> dict:
-    # A card typed again gets a new token each time: the same card is the same
-    # brand, last four and expiry.
-    return {field: value for field, value in details.items() if field != "card_token"}
+    return {field: value for field, value in details.items() if field not in _NOT_COMPARED}
 
 
-def _new_details(
-    *, method: str, details: dict[str, str], card: CardInput | CardOnFile | None, token
-) -> dict:
+def _new_details(*, method: str, details: dict[str, str], card: ConfirmedCard | None) -> dict:
     """The full set of detail fields a save asks for: the chosen method's, the
-    other method's emptied. (A card kept on file is filled in from the profile,
-    under its lock: ``_card_kept``.)"""
+    other method's emptied."""
     new = {field: "" for field in INVOICE_FIELDS + CARD_FIELDS}
-    new["card_exp_month"] = new["card_exp_year"] = None
+    new["card_exp_month"] = new["card_exp_year"] = new["card_updated_at"] = None
     new["method"] = method
-    if token is not None:
+    if method == Method.CREDIT_CARD:
         new.update(
             cardholder_name=card.cardholder,
-            card_brand=token.brand,
-            card_last4=token.last4,
-            card_exp_month=token.exp_month,
-            card_exp_year=token.exp_year,
-            card_token=token.token,
+            card_brand=card.brand,
+            card_last4=card.last4,
+            card_exp_month=card.exp_month,
+            card_exp_year=card.exp_year,
+            stripe_payment_method_id=card.payment_method,
+            card_updated_at=card.read_at,
         )
     elif method == Method.INVOICE:
         new.update({field: (details.get(field) or "").strip() for field in INVOICE_FIELDS})
     return new
 
 
-def _card_kept(profile: PaymentProfile, card: CardOnFile) -> dict:
-    """The card on file (its token, brand and last four: the card last saved, so a
-    waiting change's if there is one), with the cardholder name and expiry the
-    owner typed."""
-    saved = profile.pending_change or profile
-    if not (saved.method == Method.CREDIT_CARD and saved.card_token):
-        raise CardError(NO_CARD_ON_FILE)
-    return {
-        "card_token": saved.card_token,
-        "card_brand": saved.card_brand,
-        "card_last4": saved.card_last4,
-        "cardholder_name": card.cardholder,
-        "card_exp_month": card.exp_month,
-        "card_exp_year": card.exp_year,
-    }
+def _use_setup(profile: PaymentProfile, card: ConfirmedCard) -> bool:
+    """Record that `card`'s SetupIntent serves this save (under the profile's lock).
+    True when it already served the details last saved (a double click, a resent
+    form, or the webhook that came first): nothing more to do. Refused when it served
+    anything else before."""
+    used = CardSetup.objects.filter(setup_intent_id=card.setup_intent).first()
+    if used is not None:
+        saved = profile.pending_change or profile
+        if used.profile_id == profile.pk and saved.stripe_payment_method_id == card.payment_method:
+            return True
+        raise CardError(USED_BEFORE)
+    try:
+        with transaction.atomic():
+            CardSetup.objects.create(
+                setup_intent_id=card.setup_intent,
+                profile=profile,
+                payment_method_id=card.payment_method,
+            )
+    except IntegrityError:  # only if a lock was bypassed
+        raise CardError(USED_BEFORE) from None
+    return False
 
 
 def _check_save_rate(profile: PaymentProfile) -> None:
@@ -214,13 +203,9 @@ _REVIEWED: tuple[tuple[str, Callable[[BillingDetails], str]], ...] = (
     ("Company", attrgetter("company_name")),
     ("Billing Contact", attrgetter("billing_contact")),
     ("Billing Email", attrgetter("billing_email")),
-    ("Address", attrgetter("address")),
-    ("City", attrgetter("city")),
-    ("State / Province", attrgetter("region")),
-    ("Postal Code", attrgetter("postal_code")),
-    ("Country", attrgetter("country")),
+    ("Address", address_text),  # in the country's order (billing.addresses)
     ("Purchase Order Number", attrgetter("po_number")),
-    ("Tax ID", attrgetter("tax_id")),
+    ("Tax ID", lambda d: tax_id_display(d.country, d.tax_id)),
 )
 
 
@@ -250,7 +235,8 @@ def payment_profile_submit(
     user: User,
     method: str,
     details: dict[str, str],
-    card: CardInput | CardOnFile | None = None,
+    card: ConfirmedCard | None = None,
+    via: str = "",
 ) -> PaymentProfile:
     """Save the user's billing details.
 
@@ -260,35 +246,27 @@ def payment_profile_submit(
     approves or declines them. Saving what is already there, or what already
     waits, does nothing (a double click).
 
-    A card is turned into a token first, outside the transaction, so the
-    gateway's network time never holds a row lock. ``CardOnFile`` keeps the card
-    already saved (refused as ``CardError`` when there is none). Raises
-    ``CardError`` when the gateway refuses the card and ``PaymentProfileError``
-    when the act is refused.
+    A card comes as Stripe confirmed it (``billing.processor.confirmed_card``, read
+    over the network before this is called, so no row lock waits on Stripe). Its
+    SetupIntent serves one save: a second use is refused with ``CardError``, unless
+    it is the save already made. `via` ("Stripe") is noted in the log when the
+    processor's event, not the owner's form, brought the card. Raises
+    ``PaymentProfileError`` when the act is refused.
     """
     if method not in Method.values:
         raise PaymentProfileError("Choose a payment method: Credit Card or Invoice.")
-    token = None
-    if method == Method.CREDIT_CARD and not isinstance(card, CardOnFile):
-        if card is None:
-            raise CardError("Enter the card details.")
-        token = get_gateway().tokenize(
-            number=card.number,
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-            cvc=card.cvc,
-            cardholder=card.cardholder,
-        )
-    new = _new_details(method=method, details=details, card=card, token=token)
+    if method == Method.CREDIT_CARD and card is None:
+        raise CardError("Enter the card details.")
+    new = _new_details(method=method, details=details, card=card)
 
     with transaction.atomic():
         profile = _locked_profile(user)
         if not has_transition_perm(profile.submit, user):
             raise PaymentProfileError("You can only change your own payment profile.")
-        if isinstance(card, CardOnFile) and method == Method.CREDIT_CARD:
-            new.update(_card_kept(profile, card))
+        if card is not None and _use_setup(profile, card):
+            return profile  # this confirmation was saved already
         if profile.state == State.ACTIVE:
-            return _submit_change(profile, user=user, new=new)
+            return _submit_change(profile, user=user, new=new, via=via)
         if profile.state == State.PENDING and _comparable(profile.details()) == _comparable(new):
             return profile  # a double click or a resent form: nothing new for the admins
         _check_save_rate(profile)
@@ -297,8 +275,9 @@ def payment_profile_submit(
         admins = profile_activators(user)
         profile.submit(
             by=user,
-            description=f"{profile.get_method_display()} details saved; "
-            f"{_admins_told(len(admins))}",
+            description=_logged(
+                f"{profile.get_method_display()} details saved; {_admins_told(len(admins))}", via
+            ),
         )
         _save(profile)
         notifications.profile_submitted(profile, admins)
@@ -314,7 +293,9 @@ def _drop_change(profile: PaymentProfile) -> None:
     change.delete()
 
 
-def _submit_change(profile: PaymentProfile, *, user: User, new: dict) -> PaymentProfile:
+def _submit_change(
+    profile: PaymentProfile, *, user: User, new: dict, via: str = ""
+) -> PaymentProfile:
     current = profile.pending_change
     if current is not None and _comparable(new) == _comparable(current.details()):
         return profile  # what already waits (a double click): nothing to do
@@ -341,7 +322,7 @@ def _submit_change(profile: PaymentProfile, *, user: User, new: dict) -> Payment
         profile,
         by=user,
         act=CHANGE_SUBMIT,
-        description=f"{_describe(rows)}{replaced}; {_admins_told(len(admins))}",
+        description=_logged(f"{_describe(rows)}{replaced}; {_admins_told(len(admins))}", via),
     )
     notifications.change_submitted(profile, admins)
     logger.info(
@@ -524,6 +505,13 @@ def payment_profile_remind_admins(*, user: User) -> PaymentProfile:
     return profile
 
 
+def _can_pay_instead(profile: PaymentProfile, now: datetime) -> bool:
+    """Whether the profile's waiting change can pay at `now` (a new card saved in
+    time, or an invoice): then the console stays open while the admins review it."""
+    change = profile.pending_change
+    return change is not None and change.pays_at(now, tenant_zone(profile.user.tenant))
+
+
 def expire_refusal(*, profile: PaymentProfile, now: datetime) -> str:
     """Why the system may not deactivate `profile` for an expired card at `now`, or ""
     if it must: an active card profile whose card stopped being good more than the
@@ -536,10 +524,27 @@ def expire_refusal(*, profile: PaymentProfile, now: datetime) -> str:
         return "Only an active card profile can expire."
     if now < expires + timedelta(days=tenant.card_grace_days if tenant else 0):
         return "The card is still good, or within its grace period."
-    change = profile.pending_change
-    if change is not None and change.pays_at(now, tz):
+    if _can_pay_instead(profile, now):
         return "New details that can pay wait for approval."
     return ""
+
+
+def _deactivate_unpaid(profile: PaymentProfile, transition, description: str) -> None:
+    """The system deactivates the (locked) profile because its card can no longer pay:
+    `transition` (``expire`` or ``remove_card``) sets the reason; a waiting change is
+    dropped (it cannot pay either, or there would be nothing to do); the user and the
+    admins are e-mailed. The one path for every such deactivation."""
+    transition(description=description)
+    _save(profile)
+    if profile.pending_change is not None:
+        _drop_change(profile)
+        _log(
+            profile,
+            by=None,
+            act=CHANGE_DROP,
+            description="The change that awaited approval was dropped with the deactivation.",
+        )
+    notifications.card_cannot_pay(profile, profile_activators(profile.user))
 
 
 def payment_profile_expire(*, user: User, now: datetime | None = None) -> PaymentProfile | None:
@@ -567,20 +572,148 @@ def payment_profile_expire(*, user: User, now: datetime | None = None) -> Paymen
         Reminder.objects.create(
             kind=Reminder.Kind.CARD_EXPIRED, profile=profile, key=key, sent_at=now
         )
-        profile.expire(
-            description=f"{CARD_EXPIRED}: {profile.card_brand} ending in {profile.card_last4}, "
-            f"expiry {profile.card_expiry}, not replaced in time"
+        _deactivate_unpaid(
+            profile,
+            profile.expire,
+            f"{CARD_EXPIRED}: {profile.card_brand} ending in {profile.card_last4}, "
+            f"expiry {profile.card_expiry}, not replaced in time",
         )
-        _save(profile)
-        if profile.pending_change is not None:
-            _drop_change(profile)
-            _log(
-                profile,
-                by=None,
-                act=CHANGE_DROP,
-                description="The change that awaited approval was dropped with the deactivation.",
-            )
-        admins = profile_activators(profile.user)
-        notifications.card_expired(profile, admins)
     logger.info("payment profile %s deactivated by the system: card expired", profile.pk)
+    return profile
+
+
+# --- What the processor tells (billing/webhooks.py) -----------------------------------
+
+
+@dataclass(frozen=True)
+class CardAtProcessor:
+    """A card as a Stripe event shows it, and the event's time (``at``)."""
+
+    payment_method: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    at: datetime
+
+
+def _holding(payment_method: str) -> list[PaymentProfile]:
+    """The profiles, locked, whose details in force or waiting change hold the card."""
+    ids = PaymentProfile.objects.filter(
+        Q(stripe_payment_method_id=payment_method)
+        | Q(pending_change__stripe_payment_method_id=payment_method)
+    ).values_list("user_id", flat=True)
+    return [_locked_profile(user_id) for user_id in ids.order_by("pk")]
+
+
+def _card_words(details: BillingDetails) -> str:
+    return f"{details.card_brand} ending in {details.card_last4}, expiry {details.card_expiry}"
+
+
+def payment_profile_card_updated(*, card: CardAtProcessor) -> list[PaymentProfile]:
+    """Stripe updated a saved card (``payment_method.updated`` or ``.automatically_
+    updated``: the card updater got a new expiry or number from the bank). Our copy
+    follows where it holds older data than the event's (an event that comes late
+    changes nothing), logged in the profile's history as done by the processor. The
+    expiry warnings and the deactivation for an expired card read the new expiry
+    from then on. Returns the profiles changed."""
+    changed = []
+    with transaction.atomic():
+        for profile in _holding(card.payment_method):
+            rows = [
+                (label, details)
+                for label, details in (
+                    ("", profile),
+                    (" (of the waiting change)", profile.pending_change),
+                )
+                if details is not None and details.stripe_payment_method_id == card.payment_method
+            ]
+            told = []
+            for where, details in rows:
+                if details.card_updated_at is not None and details.card_updated_at >= card.at:
+                    continue
+                before = _card_words(details)
+                details.card_brand, details.card_last4 = card.brand, card.last4
+                details.card_exp_month, details.card_exp_year = card.exp_month, card.exp_year
+                details.card_updated_at = card.at
+                after = _card_words(details)
+                if details is profile:
+                    _save(profile)
+                else:
+                    details.save()
+                if before != after:
+                    told.append(f"{before} → {after}{where}")
+            if told:
+                _log(
+                    profile,
+                    by=None,
+                    act=CARD_UPDATE,
+                    description=f"Card updated by the payment processor: {'; '.join(told)}",
+                )
+                changed.append(profile)
+    for profile in changed:
+        logger.info("payment profile %s: card updated by the processor", profile.pk)
+    return changed
+
+
+def payment_profile_card_removed(*, payment_method: str, at: datetime) -> list[PaymentProfile]:
+    """Stripe detached a saved card (``payment_method.detached``): it can no longer
+    be charged. An active profile paying with it goes the way of an expired card
+    (``remove_card``: reason CARD_REMOVED, the user and the admins e-mailed), unless
+    a waiting change can pay; a waiting change holding it is dropped; a profile in
+    another state has it noted in its history. Returns the profiles changed."""
+    changed = []
+    with transaction.atomic():
+        for profile in _holding(payment_method):
+            card = f"{profile.card_brand} ending in {profile.card_last4}"
+            change = profile.pending_change
+            if change is not None and change.stripe_payment_method_id == payment_method:
+                waiting = f"{change.card_brand} ending in {change.card_last4}"
+                _drop_change(profile)
+                _log(
+                    profile,
+                    by=None,
+                    act=CHANGE_DROP,
+                    description=f"The card of the waiting change ({waiting}) was removed "
+                    "at the payment processor: the change cannot pay and was dropped.",
+                )
+                changed.append(profile)
+            if profile.stripe_payment_method_id != payment_method:
+                continue
+            if profile.state == State.ACTIVE and not _can_pay_instead(profile, at):
+                _deactivate_unpaid(profile, profile.remove_card, f"{CARD_REMOVED}: {card}")
+            else:
+                _log(
+                    profile,
+                    by=None,
+                    act=CARD_DETACH,
+                    description=f"{CARD_REMOVED}: {card}. It can no longer pay.",
+                )
+            if profile not in changed:
+                changed.append(profile)
+    for profile in changed:
+        logger.info("payment profile %s: card removed at the processor", profile.pk)
+    return changed
+
+
+def payment_profile_card_setup_failed(*, customer: str, reason: str) -> PaymentProfile | None:
+    """The bank refused a card the owner entered, after they left the page
+    (``setup_intent.setup_failed``): nothing changes but the profile's history,
+    which says so."""
+    with transaction.atomic():
+        owner = (
+            PaymentProfile.objects.filter(stripe_customer_id=customer)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        if owner is None:
+            return None
+        profile = _locked_profile(owner)
+        _log(
+            profile,
+            by=None,
+            act=CARD_SETUP_FAIL,
+            description=f"A card entered on the Payment Information page was not confirmed "
+            f"by the bank: {reason or 'no reason given'}. Nothing was saved.",
+        )
     return profile

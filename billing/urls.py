@@ -11,6 +11,9 @@ urlpatterns = [
         "account/billing/withdraw/", views.profile_change_withdraw, name="profile_change_withdraw"
     ),
     path("account/billing/remind/", views.profile_remind, name="profile_remind"),
+    path("account/billing/card-setup/", views.profile_card_setup, name="profile_card_setup"),
+    # Stripe's events: register this URL in Stripe's dashboard (README, "Card payments").
+    path("webhooks/stripe/", views.stripe_webhook, name="stripe_webhook"),
     path("payment-profile-required/", views.gate, name="gate"),
 ]
 

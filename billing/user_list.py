@@ -233,6 +233,8 @@ ROW_FIELDS = (
             "state_changed_at",
             "declined_at",
             "pending_change_id",
+            "card_brand",
+            "card_last4",
             "card_exp_month",
             "card_exp_year",
         )

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import wraps
 from urllib.parse import quote
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,16 +25,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_fsm_log.models import StateLog
 
 from accounts.admin_area import admin_next_url, is_popup_request, tenant_admin_required
 from accounts.exports import csv_stream, export_filename
-from accounts.holds import PAYMENT_PROFILE, open_while
+from accounts.holds import PAYMENT_PROFILE, TERMS, open_while
 from accounts.models import User
 from accounts.selectors import user_for_admin
 from accounts.timezones import tenant_zone
+from billing import processor, webhooks
 from billing.acts import ACTS, BULK_ACTS, REVIEW, Act, offered_acts, service_of
 from billing.bulk import bulk_claim, bulk_preview, bulk_process, bulk_result, bulk_start
 from billing.forms import (
@@ -46,8 +49,8 @@ from billing.forms import (
     PaymentProfileForm,
     UserFilterForm,
 )
-from billing.gateway import CardError
 from billing.models import BulkAction, PaymentProfile, State
+from billing.processor import CardError
 from billing.selectors import (
     ACT_LABELS,
     ACTIVITY_PAGE_SIZE,
@@ -109,26 +112,50 @@ def _who_activates(user, activators: list) -> str:
     return "another admin of your tenant" if user.is_tenant_admin else "your admin"
 
 
+def _allows_stripe_js(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The page's Content-Security-Policy also allows Stripe.js's origins
+    (settings.STRIPE_CSP, read for each response, not once at import)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        return csp_update(settings.STRIPE_CSP)(lambda: response)()
+
+    return wrapped
+
+
 @open_while(PAYMENT_PROFILE)
-@sensitive_post_parameters("card_number", "cvc")
+@_allows_stripe_js
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile_edit(request: HttpRequest) -> HttpResponse:
-    """The Payment Information page: choose Credit Card or Invoice, fill in, Save."""
+    """The Payment Information page: choose Credit Card or Invoice, fill in, Save.
+
+    A card is typed into Stripe's Card Element and confirmed with Stripe by the
+    browser (``profile_card_setup`` gives it a SetupIntent); the form posts the
+    SetupIntent's id, and the card is read from Stripe before the save."""
     profile = request.user.payment_profile
     who = _who_activates(request.user, profile_activators(request.user))
     if request.method == "POST":
-        form = PaymentProfileForm(request.POST, profile=profile.pending_change or profile)
+        form = PaymentProfileForm(request.POST)
         if form.is_valid():
+            data = form.cleaned_data
             try:
+                card = None
+                if form.card_requested():
+                    card = processor.confirmed_card(
+                        user=request.user,
+                        setup_intent_id=data["setup_intent"],
+                        cardholder=data["cardholder_name"],
+                    )
                 payment_profile_submit(
                     user=request.user,
-                    method=form.cleaned_data["method"],
+                    method=data["method"],
                     details=form.invoice_details(),
-                    card=form.card_input(),
+                    card=card,
                 )
             except CardError as error:
-                form.add_error("card_number", str(error))
+                form.add_error("setup_intent", str(error))
             except PaymentProfileError as error:
                 messages.error(request, str(error))
             else:
@@ -136,7 +163,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
                 return redirect("billing:profile_edit")
     else:
         latest = profile.pending_change or profile  # what the owner saved last
-        form = PaymentProfileForm(initial=PaymentProfileForm.initial_from(latest), profile=latest)
+        form = PaymentProfileForm(initial=PaymentProfileForm.initial_from(latest))
     change = profile.pending_change
     return render(
         request,
@@ -149,10 +176,46 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             "change_rows": changed_fields(profile, change) if change else [],
             "remind_again_at": remind_available_at(profile),
             "timeline": profile_history_entries(profile, limit=TIMELINE_LENGTH),
+            "card_entry": {
+                "configured": processor.is_configured(),
+                "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+                "js_url": settings.STRIPE_JS_URL,
+            },
             "nav": "account",
             "State": State,
         },
     )
+
+
+@open_while(PAYMENT_PROFILE)
+@login_required
+@require_POST
+def profile_card_setup(request: HttpRequest) -> JsonResponse:
+    """A SetupIntent for the card the owner is about to enter on Payment Information,
+    asked for by its script when they press Save: ``{"client_secret": …}``, which
+    Stripe.js confirms the card with; or ``{"error": …}`` (503) saying what to do."""
+    try:
+        started = processor.setup_intent_start(user=request.user)
+    except CardError as error:
+        return JsonResponse({"error": str(error)}, status=503)
+    return JsonResponse({"client_secret": started.client_secret})
+
+
+@open_while(TERMS, PAYMENT_PROFILE)  # Stripe has no session; no hold applies
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe's events (billing/webhooks.py): 400 for one whose signature does not
+    verify (wrong, missing, or too old), 200 once it is processed or ignored."""
+    try:
+        event = webhooks.verified_event(request.body, request.headers.get("Stripe-Signature", ""))
+    except webhooks.BadEvent as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain")
+    try:
+        webhooks.process(event)
+    except webhooks.RetryLater as error:
+        return HttpResponse(str(error), status=503, content_type="text/plain")
+    return HttpResponse("ok", content_type="text/plain")
 
 
 @open_while(PAYMENT_PROFILE)

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_fsm_log",
+    "django_countries",
     "mailer",
     "axes",
     "csp",
@@ -261,10 +262,49 @@ BULK_MAX_USERS = env_int("BULK_MAX_USERS", 10_000)
 # A message that cannot be sent is deferred, not allowed to stop the queue behind it.
 MAILER_ERROR_HANDLER = "accounts.mail.defer_on_error"
 
-# --- Payments ---------------------------------------------------------------
-# The gateway that turns a card into a token. The local one validates and makes up
-# a token; a real processor plugs in behind billing.gateway.PaymentGateway.
-PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "billing.gateway.LocalGateway")
+# --- Card payments: Stripe (billing/processor.py, billing/webhooks.py) ------------
+# The card goes from the browser to Stripe (Stripe.js); this server reads back what it
+# keeps (brand, last four, expiry, ids). Production sets the three keys of its Stripe
+# account and nothing else. Without keys, card entry says it is not set up (Invoice
+# still works). `make run` and the tests point STRIPE_API_BASE and STRIPE_JS_URL at
+# localstripe, a stand-in on loopback.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+# Empty: Stripe's own (https://api.stripe.com); else a stand-in's address.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE").rstrip("/")
+STRIPE_JS_URL = env_str("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+STRIPE_TIMEOUT = env_int("STRIPE_TIMEOUT", 20)  # seconds per call to Stripe
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
+# An event whose signature is older than this many seconds is refused (a replay).
+STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}" if rest else ""
+
+
+# What the Payment Information page's Content-Security-Policy adds for Stripe.js
+# (billing.views.profile_edit; no other page loads it): the origins Stripe documents
+# for Stripe.js with the Card Element (the script and its frames from js.stripe.com
+# and its subdomains, the 3-D Secure frames from hooks.stripe.com, its calls to
+# api.stripe.com), or the stand-in's one origin.
+if STRIPE_JS_URL == "https://js.stripe.com/v3/":
+    STRIPE_CSP = {
+        "script-src": ["https://js.stripe.com", "https://*.js.stripe.com"],
+        "frame-src": [
+            "https://js.stripe.com",
+            "https://*.js.stripe.com",
+            "https://hooks.stripe.com",
+        ],
+        "connect-src": ["https://api.stripe.com"],
+    }
+else:
+    STRIPE_CSP = {
+        directive: [_origin(STRIPE_JS_URL)]
+        for directive in ("script-src", "frame-src", "connect-src")
+    }
 
 # --- API ---------------------------------------------------------------------
 # Calls one API token may make per minute (counted on the token's row, so the limit
@@ -320,5 +360,8 @@ LOGGING = {
         "django.request": {"level": "INFO", "filters": ["refusals_as_info"]},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # The SDK logs each answer's whole body at DEBUG (a SetupIntent's client secret,
+        # a card's billing details): never that, whatever LOG_LEVEL says.
+        "stripe": {"level": "INFO"},
     },
 }

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Plan, Tenant, User
 from billing.models import Method, PaymentProfile, State
+from tests import processor
 from tests.helpers import make_user
 
 
@@ -32,6 +33,40 @@ def mail_goes_through_the_queue(settings):
     so `mailoutbox` shows what `manage.py mail_worker --once` sent."""
     settings.EMAIL_BACKEND = "accounts.mail.QueueBackend"
     settings.MAILER_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture(autouse=True)
+def stripe_test_keys(settings):
+    """Card payments configured as in production, with test keys, so every page shows
+    its card box; the processor is an address where nothing answers (a test that
+    talks to Stripe uses ``card_payments``, which points at a real localstripe)."""
+    settings.STRIPE_SECRET_KEY = processor.SECRET_KEY
+    settings.STRIPE_PUBLISHABLE_KEY = processor.PUBLISHABLE_KEY
+    settings.STRIPE_WEBHOOK_SECRET = processor.WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # discard: connections refused
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.STRIPE_TIMEOUT = 5
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory) -> processor.Localstripe:
+    """One localstripe process for this test run (each xdist worker its own), on a
+    free port of 127.0.0.1, its store in memory; stopped by its pid at the end."""
+    server = processor.start_localstripe(tmp_path_factory.mktemp("localstripe") / "log.txt")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def card_payments(settings, localstripe) -> processor.Browser:
+    """The app and its page pointed at the real localstripe; returns what plays the
+    browser's Stripe.js for tests without one (``tests.processor.Browser``)."""
+    settings.STRIPE_API_BASE = localstripe.url
+    settings.STRIPE_JS_URL = localstripe.js_url
+    settings.STRIPE_CSP = {
+        directive: [localstripe.url] for directive in ("script-src", "frame-src", "connect-src")
+    }
+    return processor.Browser(localstripe)
 
 
 @pytest.fixture
@@ -96,7 +131,7 @@ def make_profile():
             card_last4="4242" if method == Method.CREDIT_CARD else "",
             card_exp_month=4 if method == Method.CREDIT_CARD else None,
             card_exp_year=2031 if method == Method.CREDIT_CARD else None,
-            card_token="tok_test" if method == Method.CREDIT_CARD else "",
+            stripe_payment_method_id="pm_test" if method == Method.CREDIT_CARD else "",
             submitted_at=timezone.now(),
             state_changed_at=timezone.now(),
         )

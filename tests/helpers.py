@@ -47,7 +47,11 @@ def no_profile_saved() -> bool:
     """Nothing was saved: every profile is still as it was made with its user (state
     none, no details)."""
     return not PaymentProfile.objects.exclude(
-        state=State.NONE, method="", card_token="", company_name="", submitted_at=None
+        state=State.NONE,
+        method="",
+        stripe_payment_method_id="",
+        company_name="",
+        submitted_at=None,
     ).exists()
 
 
@@ -107,18 +111,16 @@ INVOICE_POST = {
     "city": "Springfield",
     "region": "IL",
     "postal_code": "62701",
-    "country": "United States",
+    "country": "US",
     "po_number": "",
     "tax_id": "",
 }
 
-CARD_POST = {
-    "method": "credit_card",
-    "cardholder_name": "Bob User",
-    "card_number": "4242 4242 4242 4242",
-    "card_expiry": "04/39",
-    "cvc": "123",
-}
+
+def card_post(setup_intent: str, cardholder: str = "Bob User") -> dict:
+    """What Payment Information posts for a card: the SetupIntent Stripe.js confirmed
+    and the cardholder name; never the card."""
+    return {"method": "credit_card", "cardholder_name": cardholder, "setup_intent": setup_intent}
 
 
 # Every table a request of ours could write to (sessions and axes' log aside).
@@ -168,3 +170,31 @@ def run_bulk(*, actor: User, act: str, user_ids, reason: str = ""):
     bulk_process(bulk, worker=worker)
     bulk.refresh_from_db()
     return bulk_result(bulk, listed=50)
+
+
+_cards = iter(range(1, 10**6))
+
+
+def stripe_card(
+    brand: str = "Visa",
+    last4: str = "4242",
+    exp_month: int = 4,
+    exp_year: int = 2039,
+    cardholder: str = "Bob User",
+):
+    """A card as billing.processor.confirmed_card reads it back from Stripe, for tests
+    of what the services do with one (each its own SetupIntent and PaymentMethod).
+    The tests of the processor itself run against localstripe (test_processor.py)."""
+    from billing.processor import ConfirmedCard
+
+    n = next(_cards)
+    return ConfirmedCard(
+        setup_intent=f"seti_test{n:06d}",
+        payment_method=f"pm_test{n:06d}",
+        brand=brand,
+        last4=last4,
+        exp_month=exp_month,
+        exp_year=exp_year,
+        cardholder=cardholder,
+        read_at=timezone.now(),
+    )

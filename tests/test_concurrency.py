@@ -404,7 +404,7 @@ def due_occasions(acme, paid_plan, alice, dora):
                 card_last4="4242",
                 card_exp_month=month,
                 card_exp_year=year,
-                card_token="tok",
+                stripe_payment_method_id="pm_x",
             )
             if prefix == "soon" and warned:
                 expected[

@@ -21,12 +21,11 @@ from accounts.models import User
 from billing.bulk import bulk_start
 from billing.models import Method
 from billing.services import (
-    CardInput,
     payment_profile_activate,
     payment_profile_deactivate,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST, PASSWORD, bulk_users, make_user
+from tests.helpers import INVOICE_POST, PASSWORD, bulk_users, card_post, make_user, stripe_card
 from tests.test_security import APP_URLS, ROLES, path_of
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "html"
@@ -50,7 +49,9 @@ BAD_POSTS = [
     ("alice", "accounts:user_plan", {"plan": "nonsense"}),
     ("alice", "billing:profile_deactivate", {"reason": "x" * 2000}),
     ("bob", "billing:profile_edit", {**INVOICE_POST, "billing_email": "", "city": ""}),
-    ("bob", "billing:profile_edit", {"method": "credit_card", "card_number": "4242"}),
+    # A card the processor did not confirm (the page's card box shows the refusal).
+    ("bob", "billing:profile_edit", card_post("seti_notconfirmed")),
+    ("bob", "billing:profile_edit", {**INVOICE_POST, "country": "DE", "tax_id": "DE1"}),
 ]
 
 
@@ -62,9 +63,7 @@ def cast(alice, bob, betty, dora, charlie, bundle) -> dict[str, User | None]:
     payment_profile_activate(actor=alice, user=bob)
     payment_profile_deactivate(actor=alice, user=bob, reason="Moved teams")
     payment_profile_submit(user=bob, method=Method.INVOICE, details=INVOICE_POST)
-    card = CardInput(
-        cardholder="Betty", number="4242424242424242", exp_month=4, exp_year=2039, cvc="123"
-    )
+    card = stripe_card(cardholder="Betty")
     payment_profile_submit(user=betty, method=Method.CREDIT_CARD, details={}, card=card)
     root = User.objects.create_superuser(email="root@ops.example", password=PASSWORD, name="Root")
     terry = make_user("terry@acme.example", alice.tenant, terms=False, name="Terry Terms")

@@ -29,6 +29,107 @@
     sync();
   }
 
+  // Payment Information's card box: Stripe's Card Element (from Stripe.js, or its
+  // local stand-in). On Save with Credit Card chosen, the page asks our server for a
+  // SetupIntent, Stripe.js confirms the card with Stripe (and runs the bank's check,
+  // 3-D Secure, when the bank asks for one), and only then is the form sent, with
+  // the SetupIntent's id in place of any card data: the card never reaches us.
+  // Whatever goes wrong leaves everything as it was and says so in plain words.
+  var CARD_WORDS = {
+    card_declined: "Your bank declined the card, so nothing was saved. Use another card, or ask your bank why it was declined.",
+    insufficient_funds: "Your bank declined the card: it does not have enough funds. Nothing was saved. Use another card, or choose Invoice.",
+    expired_card: "The card has expired, so nothing was saved. Use a card that is still valid.",
+    incorrect_cvc: "The security code (CVC) is not right, so nothing was saved. Check the 3 or 4 digits on the card and try again.",
+    invalid_cvc: "The security code (CVC) is not right, so nothing was saved. Check the 3 or 4 digits on the card and try again.",
+    incomplete_cvc: "The security code (CVC) is incomplete. Type all of its digits.",
+    incorrect_number: "The card number is not right, so nothing was saved. Check it and try again.",
+    invalid_number: "The card number is not right, so nothing was saved. Check it and try again.",
+    incomplete_number: "The card number is incomplete. Type all of its digits.",
+    invalid_expiry_month: "The expiry date is not right. Check the month and year on the card.",
+    invalid_expiry_year: "The expiry date is not right. Check the month and year on the card.",
+    invalid_expiry_year_past: "The card has expired. Use a card that is still valid.",
+    incomplete_expiry: "The expiry date is incomplete. Type the month and year on the card.",
+    processing_error: "The card could not be checked just now, and nothing was saved. Try again in a few minutes.",
+    setup_intent_authentication_failure: "Your bank's check of the card failed or was cancelled, so nothing was saved. Save again and complete the check your bank shows, or use another card."
+  };
+  var CARD_UNREADABLE = "The card could not be confirmed, and nothing was saved. Check the number, expiry date and CVC, and try again.";
+  var CARD_OFFLINE = "The payment processor could not be reached, and nothing was saved. Check your connection and try again, or choose Invoice.";
+
+  function cardWords(error) {
+    var code = error && (error.decline_code || error.code);
+    if (code && CARD_WORDS[code]) return CARD_WORDS[code];
+    if (error && /authenticat/i.test(error.message || "")) {
+      return CARD_WORDS.setup_intent_authentication_failure;
+    }
+    return CARD_UNREADABLE;
+  }
+
+  function setupCardEntry() {
+    var form = document.getElementById("payment-profile-form");
+    var box = document.getElementById("card-entry");
+    if (!form || !box) return;
+    var message = document.getElementById("card-errors");
+    var intent = form.querySelector("input[name=setup_intent]");
+    var name = form.querySelector("input[name=cardholder_name]");
+    function say(text, isError) {
+      message.textContent = text;
+      message.classList.toggle("text-danger", !!isError);
+    }
+    if (typeof window.Stripe !== "function") {
+      say("The card box could not be loaded, so a card cannot be entered just now. Reload the page to try again, or choose Invoice.", true);
+      return;
+    }
+    var stripe = window.Stripe(box.dataset.stripeKey);
+    var card = stripe.elements().create("card");
+    card.mount("#card-element");
+    var busy = false;
+    form.addEventListener("submit", function (event) {
+      var method = form.querySelector("input[name=method]:checked");
+      if (!method || method.value !== "credit_card" || intent.value) return;
+      // Not sent yet: kept from the double-submit guard until the card is confirmed.
+      event.preventDefault();
+      event.stopPropagation();
+      if (busy) return;
+      var holder = name.value.trim();
+      if (!holder) {
+        say("Enter the cardholder name as it appears on the card, then save.", true);
+        name.focus();
+        return;
+      }
+      busy = true;
+      say("Checking the card with your bank…", false);
+      var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+      fetch(box.dataset.setupUrl, {
+        method: "POST",
+        headers: { "X-CSRFToken": csrf, "X-Requested-With": "fetch" },
+        credentials: "same-origin"
+      })
+        .then(function (response) {
+          return response.json().then(function (body) {
+            if (!response.ok || !body.client_secret) throw { ours: body.error || CARD_OFFLINE };
+            return stripe.confirmCardSetup(body.client_secret, {
+              payment_method: { card: card, billing_details: { name: holder } }
+            });
+          });
+        })
+        .then(function (result) {
+          if (result.error) throw result.error;
+          intent.value = result.setupIntent.id;
+          say("Card confirmed. Saving…", false);
+          busy = false;
+          if (form.requestSubmit) form.requestSubmit();
+          else form.submit();
+        })
+        .catch(function (error) {
+          busy = false;
+          intent.value = "";
+          if (error && error.ours) say(error.ours, true);
+          else if (error instanceof TypeError) say(CARD_OFFLINE, true);
+          else say(cardWords(error), true);
+        });
+    });
+  }
+
   // One click, one request: a form is not sent twice while its page is loading.
   function guardDoubleSubmit() {
     document.addEventListener("submit", function (event) {
@@ -197,6 +298,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     setupPaymentMethod();
+    setupCardEntry();
     guardDoubleSubmit();
     setupModals();
     setupErrorSummary();

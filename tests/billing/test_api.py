@@ -218,7 +218,13 @@ def test_a_pending_change_shows_old_and_new_and_is_approved_via_api(tokens, alic
     )
     client = api_client(tokens["admin"])
     change = client.get(f"/api/v1/users/{carol.pk}/profile").json()["pending_change"]
-    assert change["fields"] == [{"field": "City", "old": "Springfield", "new": "Shelbyville"}]
+    assert change["fields"] == [
+        {
+            "field": "Address",
+            "old": "1 Main Street, Springfield, IL 62701, United States of America",
+            "new": "1 Main Street, Shelbyville, IL 62701, United States of America",
+        }
+    ]
     response = client.post(
         f"/api/v1/users/{carol.pk}/change/approve", {"change_id": change["id"]}, "application/json"
     )

@@ -1,6 +1,6 @@
 """A bulk act costs about what the same single acts cost (the issue: at most 1.5x).
 
-Time is measured in `make bench` (1,000 profiles, both databases, bulk_run against
+Time is measured in `make bench` (1,000 profiles, both databases, one bulk act against
 1,000 single calls in the same run), not here: a timed assertion flakes on a busy
 machine. What the suite proves is the cause of the cost, the queries: a bulk act
 issues per row the single act's queries plus a fixed few (its savepoint and the

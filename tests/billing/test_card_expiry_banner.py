@@ -67,7 +67,7 @@ def test_a_new_card_waiting_for_approval_takes_the_banner_away(bob_on_card):
         card_last4="1111",
         card_exp_month=9,
         card_exp_year=2033,
-        card_token="tok_new",
+        stripe_payment_method_id="pm_new",
     )
     PaymentProfile.objects.filter(user=bob).update(pending_change=change)
     with time_machine.travel("2030-04-15 00:00Z", tick=False):

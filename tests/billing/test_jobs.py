@@ -20,13 +20,12 @@ from accounts.models import Tenant, User
 from billing.jobs import run_jobs
 from billing.models import CARD_EXPIRED, Method, PaymentProfile, Reminder, State
 from billing.services import (
-    CardInput,
     payment_profile_activate,
     payment_profile_change_approve,
     payment_profile_change_decline,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST, client_for, make_user
+from tests.helpers import INVOICE_POST, client_for, make_user, stripe_card
 
 INVOICE = {k: v for k, v in INVOICE_POST.items() if k != "method"}
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)  # a Monday morning
@@ -332,9 +331,8 @@ def test_the_grace_period_is_the_tenants(clock, alice, bob, acme, make_profile):
     assert PaymentProfile.objects.get(user=bob).state == State.INACTIVE
 
 
-NEW_CARD = CardInput(
-    cardholder="Bob User", number="5555555555554444", exp_month=9, exp_year=2033, cvc="321"
-)
+def new_card():
+    return stripe_card("Mastercard", "4444", 9, 2033)
 
 
 def test_a_new_card_saved_in_time_keeps_the_console_while_it_waits_and_once_approved(
@@ -342,7 +340,7 @@ def test_a_new_card_saved_in_time_keeps_the_console_while_it_waits_and_once_appr
 ):
     card_profile(make_profile, bob, month=4, year=2030)
     clock.move_to(datetime(2030, 4, 20, tzinfo=UTC))
-    payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=NEW_CARD)
+    payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=new_card())
     Message.objects.all().delete()
 
     # The change waits through the expiry and the grace period: no warning (a new
@@ -365,7 +363,7 @@ def test_a_declined_new_card_leaves_the_expired_one_to_be_deactivated(
 ):
     card_profile(make_profile, bob, month=4, year=2030)
     clock.move_to(datetime(2030, 4, 20, tzinfo=UTC))
-    payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=NEW_CARD)
+    payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=new_card())
     clock.move_to(datetime(2030, 5, 10, tzinfo=UTC))
     run_jobs(["card_expiry"])
     assert PaymentProfile.objects.get(user=bob).state == State.ACTIVE

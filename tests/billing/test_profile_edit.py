@@ -10,8 +10,9 @@ from django.urls import reverse
 from mailer.models import Message
 
 from accounts.models import Tenant
-from billing.models import Method, PaymentProfile, State
-from tests.helpers import CARD_POST, INVOICE_POST, client_for, links, no_profile_saved
+from billing.models import CardSetup, Method, PaymentProfile, State
+from tests.helpers import INVOICE_POST, card_post, client_for, links, no_profile_saved
+from tests.processor import VISA, confirmed_setup
 
 URL = reverse("billing:profile_edit")
 
@@ -32,9 +33,6 @@ def test_it_shows_the_seed_wording_with_credit_card_preselected(bob):
         "Credit Card",
         "Invoice",
         "Cardholder Name",
-        "Card Number",
-        "Expiry (MM/YY)",
-        "CVC",
         "Company Name",
         "Billing Contact",
         "Billing Email",
@@ -46,6 +44,10 @@ def test_it_shows_the_seed_wording_with_credit_card_preselected(bob):
         "Purchase Order Number (optional)",
         "Tax ID (optional)",
     } <= labels(html)
+    # The card is typed into Stripe's Card Element: no field of ours takes it.
+    assert not re.search(r'name="(card_number|cvc|card_expiry|number)"', html)
+    assert 'id="card-element"' in html and "Card entry needs JavaScript" in html
+    assert 'src="http://127.0.0.1:9/js.stripe.com' not in html  # the JS URL is its own
     form = response.context["form"]
     assert form["method"].value() == Method.CREDIT_CARD
     assert 'value="credit_card"' in html and "checked" in html.split('value="credit_card"')[1][:40]
@@ -69,8 +71,11 @@ def test_it_saves_an_invoice_profile_as_pending(alice, bob):
     assert Message.objects.count() == 1
 
 
-def test_it_saves_a_card_as_pending_and_shows_its_brand_and_last_four(alice, bob):
-    response = client_for(bob).post(URL, CARD_POST, follow=True)
+def test_it_saves_a_card_stripe_confirmed_as_pending_and_shows_its_brand_and_last_four(
+    card_payments, alice, bob
+):
+    setup = confirmed_setup(bob, card_payments, VISA)
+    response = client_for(bob).post(URL, card_post(setup), follow=True)
 
     profile = PaymentProfile.objects.get(user=bob)
     assert (profile.state, profile.card_brand, profile.card_last4) == (
@@ -78,35 +83,87 @@ def test_it_saves_a_card_as_pending_and_shows_its_brand_and_last_four(alice, bob
         "Visa",
         "4242",
     )
+    assert profile.stripe_payment_method_id.startswith("pm_")
+    assert CardSetup.objects.get().setup_intent_id == setup
     html = response.content.decode()
     assert ("Credit Card", URL) not in links(html)
     assert "Visa ending in 4242" in html
+    assert Message.objects.count() == 1  # alice is told
+
+
+def test_it_gives_the_page_a_setup_intent_to_confirm_the_card_with(card_payments, bob):
+    response = client_for(bob).post(reverse("billing:profile_card_setup"))
+    assert response.status_code == 200
+    secret = response.json()["client_secret"]
+    assert secret.startswith("seti_") and "_secret_" in secret
+    assert client_for(bob).get(reverse("billing:profile_card_setup")).status_code == 405
+
+
+def test_it_says_so_when_the_processor_cannot_give_a_setup_intent(bob):
+    response = client_for(bob).post(reverse("billing:profile_card_setup"))
+    assert response.status_code == 503
+    assert "could not be checked with the payment processor" in response.json()["error"]
+
+
+def test_it_allows_stripe_js_on_this_page_only(card_payments, bob, localstripe):
+    policy = client_for(bob).get(URL)["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if d.strip())
+    for name in ("script-src", "frame-src", "connect-src"):
+        assert localstripe.url in directives[name], name
+    assert localstripe.url not in directives["img-src"]
+    home = client_for(bob).get(reverse("accounts:account"))["Content-Security-Policy"]
+    assert localstripe.url not in home
+
+
+def test_it_refuses_a_setup_intent_that_did_not_succeed_and_stores_nothing(
+    card_payments, alice, bob
+):
+    from billing.processor import setup_intent_start
+
+    started = setup_intent_start(user=bob)  # never confirmed
+    response = client_for(bob).post(URL, card_post(started.setup_intent))
+
+    assert response.status_code == 200
+    assert "not confirmed with your bank" in response.context["form"].errors["setup_intent"][0]
+    assert started.setup_intent not in response.content.decode()  # not written back
+    assert no_profile_saved()
+    assert not Message.objects.exists()
+
+
+def test_it_refuses_another_users_setup_intent(card_payments, alice, bob, betty):
+    bettys = confirmed_setup(betty, card_payments)
+    confirmed_setup(bob, card_payments)  # bob has a customer of his own
+    response = client_for(bob).post(URL, card_post(bettys))
+    assert "does not belong to you" in response.context["form"].errors["setup_intent"][0]
+    assert no_profile_saved()
 
 
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"card_number": "4242 4242 4242 4241"}, "card_number", "not valid"),
-        ({"card_number": "1234"}, "card_number", "12 to 19 digits"),
-        ({"card_number": "9999 9999 9999 9995"}, "card_number", "We accept"),
-        ({"card_expiry": "13/30"}, "card_expiry", "MM/YY"),
-        ({"card_expiry": "01/20"}, "card_expiry", "expired"),
-        ({"cvc": "12"}, "cvc", "3-digit"),
-        ({"cvc": "abc"}, "cvc", "security code"),
+        ({"setup_intent": ""}, "setup_intent", "Enter the card"),
+        ({"setup_intent": "tok_visa"}, "setup_intent", "Enter the card"),
+        ({"setup_intent": "seti_1'; drop"}, "setup_intent", "Enter the card"),
         ({"cardholder_name": ""}, "cardholder_name", "cardholder name"),
-        ({"card_number": ""}, "card_number", "Enter the card number"),
     ],
 )
-def test_it_explains_what_to_fix_in_the_card_and_stores_nothing(
-    alice, bob, changes, field, message
-):
-    response = client_for(bob).post(URL, {**CARD_POST, **changes})
+def test_it_explains_what_to_fix_for_a_card_and_stores_nothing(alice, bob, changes, field, message):
+    response = client_for(bob).post(URL, {**card_post("seti_123"), **changes})
 
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert message in " ".join(errors[field])
     assert no_profile_saved()
     assert not Message.objects.exists()
+
+
+def test_it_ignores_card_fields_posted_to_it(alice, bob):
+    """Nothing reads a card number or CVC sent to this page (an old form, a script)."""
+    response = client_for(bob).post(
+        URL, {**card_post(""), "card_number": "4242424242424242", "cvc": "123"}
+    )
+    assert "4242424242424242" not in response.content.decode()
+    assert no_profile_saved()
 
 
 @pytest.mark.parametrize(
@@ -116,7 +173,7 @@ def test_it_explains_missing_invoice_details_and_stores_nothing(alice, bob, miss
     response = client_for(bob).post(URL, {**INVOICE_POST, missing: ""})
 
     assert response.status_code == 200
-    assert response.context["form"].errors[missing][0].startswith("Enter")
+    assert response.context["form"].errors[missing][0].startswith(("Enter", "Choose"))
     assert no_profile_saved()
 
 
@@ -178,14 +235,16 @@ def test_it_says_billing_information_once_and_does_not_link_to_itself(bob, make_
 
 def test_it_marks_exactly_the_fields_required_for_their_method(bob):
     html = main_of(client_for(bob).get(URL).content.decode())
-    captions = re.findall(r"<(?:label|legend)[^>]*>(.*?)</(?:label|legend)>", html, re.S)
+    captions = re.findall(
+        r'<(?:label|legend|span class="form-label[^"]*")[^>]*>(.*?)</(?:label|legend|span)>',
+        html,
+        re.S,
+    )
     marked = {text_of(c).rstrip("*").strip() for c in captions if "*" in text_of(c)}
     assert marked == {
         "Payment Method",
         "Cardholder Name",
-        "Card Number",
-        "Expiry (MM/YY)",
-        "CVC",
+        "Card",
         "Company Name",
         "Billing Contact",
         "Billing Email",
@@ -200,15 +259,15 @@ def test_it_marks_exactly_the_fields_required_for_their_method(bob):
     assert not re.search(r'<input[^>]*name="(?!method)[^"]*"[^>]*\srequired[\s>]', html)
 
 
-def test_it_asks_for_the_card_number_and_cvc_when_no_card_is_on_file_to_keep(
+def test_it_asks_an_owner_of_a_card_saved_before_stripe_for_the_card_only_on_change(
     alice, bob, make_profile
 ):
-    make_profile(bob, State.ACTIVE, Method.INVOICE)
-    response = client_for(bob).post(URL, {**CARD_POST, "card_number": "", "cvc": ""})
-    errors = response.context["form"].errors
-    assert "Enter the card number" in errors["card_number"][0]
-    assert "security code" in errors["cvc"][0]
-    assert PaymentProfile.objects.get(user=bob).method == Method.INVOICE
+    make_profile(bob, State.ACTIVE, Method.CREDIT_CARD)
+    PaymentProfile.objects.filter(user=bob).update(stripe_payment_method_id="")
+    html = client_for(bob).get(URL).content.decode()
+    assert "Card on file: Visa ending in 4242, expires 04/31." in html
+    assert "saved before cards were confirmed with the bank" in html
+    assert PaymentProfile.objects.get(user=bob).state == State.ACTIVE
 
 
 def summary_of(html: str) -> str:

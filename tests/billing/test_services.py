@@ -9,22 +9,18 @@ from django_fsm_log.models import StateLog
 from mailer.models import Message
 
 from billing import notifications
-from billing.gateway import CardError
 from billing.models import Method, PaymentProfile, State
+from billing.processor import CardError
 from billing.services import (
-    CardInput,
-    CardOnFile,
     PaymentProfileError,
     payment_profile_activate,
     payment_profile_deactivate,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST, db_snapshot, no_profile_saved, state_of
+from tests.helpers import INVOICE_POST, db_snapshot, no_profile_saved, state_of, stripe_card
 
 INVOICE = {k: v for k, v in INVOICE_POST.items() if k != "method"}
-CARD = CardInput(
-    cardholder="Bob User", number="4242424242424242", exp_month=4, exp_year=2039, cvc="123"
-)
+CARD = stripe_card()
 
 
 def queued() -> list:
@@ -52,13 +48,14 @@ def test_it_submits_an_invoice_profile_and_tells_the_admins(alice, dora, bob, be
     )
 
 
-def test_it_keeps_a_token_brand_last_four_and_expiry_of_the_card(alice, bob):
+def test_it_keeps_the_payment_method_brand_last_four_and_expiry_of_the_card(alice, bob):
     payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=CARD)
 
     profile = PaymentProfile.objects.get(user=bob)
     assert (profile.card_brand, profile.card_last4) == ("Visa", "4242")
     assert (profile.card_exp_month, profile.card_exp_year) == (4, 2039)
-    assert profile.card_token.startswith("tok_local_")
+    assert profile.stripe_payment_method_id == CARD.payment_method
+    assert profile.card_updated_at == CARD.read_at
 
 
 def test_it_clears_the_other_methods_details_on_switch(alice, bob):
@@ -67,13 +64,13 @@ def test_it_clears_the_other_methods_details_on_switch(alice, bob):
 
     profile = PaymentProfile.objects.get(user=bob)
     assert profile.method == Method.INVOICE
-    assert profile.card_token == "" and profile.card_last4 == "" and profile.card_exp_year is None
+    assert profile.stripe_payment_method_id == "" and profile.card_last4 == ""
+    assert profile.card_exp_year is None and profile.card_updated_at is None
 
 
-def test_it_refuses_a_card_the_gateway_refuses_and_stores_nothing(alice, bob):
-    bad = CardInput(cardholder="B", number="4242424242424241", exp_month=4, exp_year=2039, cvc="1")
+def test_it_refuses_credit_card_without_a_card_and_stores_nothing(alice, bob):
     with pytest.raises(CardError):
-        payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=bad)
+        payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=None)
     assert no_profile_saved()
     assert not Message.objects.exists()
 
@@ -181,35 +178,31 @@ def test_it_rolls_back_a_submit_with_its_mail(alice, bob):
     assert not Message.objects.exists()
 
 
-def test_it_keeps_the_card_on_file_and_changes_only_name_and_expiry(alice, bob, make_profile):
+def test_a_legacy_card_keeps_its_state_and_details_until_its_owner_changes_it(
+    alice, bob, make_profile
+):
+    """A card saved before Stripe (no PaymentMethod: billing.0009 emptied its local
+    token) stays as it was; a new card from Stripe replaces it through a change."""
     make_profile(bob, State.ACTIVE, Method.CREDIT_CARD)
-    kept = CardOnFile(cardholder="Robert User", exp_month=5, exp_year=2032)
-    payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=kept)
+    PaymentProfile.objects.filter(user=bob).update(stripe_payment_method_id="")
+    new = stripe_card("Mastercard", "4444", 5, 2032, cardholder="Robert User")
+
+    payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=new)
+
     profile = PaymentProfile.objects.get(user=bob)
     assert profile.state == State.ACTIVE  # the change waits beside it
-    change = profile.pending_change
-    assert (change.card_token, change.card_brand, change.card_last4) == (
-        "tok_test",
+    assert (profile.card_brand, profile.card_last4, profile.card_expiry) == (
         "Visa",
         "4242",
+        "04/31",
     )
-    assert (change.cardholder_name, change.card_exp_month, change.card_exp_year) == (
-        "Robert User",
-        5,
-        2032,
+    change = profile.pending_change
+    assert (change.stripe_payment_method_id, change.card_last4, change.card_expiry) == (
+        new.payment_method,
+        "4444",
+        "05/32",
     )
-
-
-@pytest.mark.parametrize("method", [None, Method.INVOICE])
-def test_it_refuses_to_keep_a_card_that_is_not_on_file(alice, bob, make_profile, method):
-    if method:
-        make_profile(bob, State.ACTIVE, method)
-    before = PaymentProfile.objects.filter(user=bob).values().get()
-    kept = CardOnFile(cardholder="Bob User", exp_month=5, exp_year=2032)
-    with pytest.raises(CardError, match="no card on file"):
-        payment_profile_submit(user=bob, method=Method.CREDIT_CARD, details={}, card=kept)
-    assert PaymentProfile.objects.filter(user=bob).values().get() == before
-    assert not Message.objects.exists()
+    assert change.cardholder_name == "Robert User"
 
 
 def test_it_takes_at_most_five_saves_an_hour_that_e_mail_the_admins(alice, bob):

@@ -25,10 +25,16 @@ BLOCKING = ("critical", "serious")
 
 _axe = Axe()
 
+# Not ours to check: localstripe's stand-in for Stripe's Card Element puts five plain
+# <input>s without labels (placeholders only) into Payment Information's card box.
+# Real Stripe.js puts its own, labelled fields in an iframe of Stripe's. The box
+# itself (a labelled group) and everything around it are checked.
+NOT_OURS = {"exclude": [["#card-element > input"], ["#card-element > span"]]}
+
 
 def axe_violations(page: Page) -> list[dict]:
     """axe-core's violations on the page as it is now (every impact)."""
-    return _axe.run(page).response["violations"]
+    return _axe.run(page, context=NOT_OURS).response["violations"]
 
 
 def describe(violations: list[dict]) -> list[str]:

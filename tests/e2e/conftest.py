@@ -73,6 +73,13 @@ def playwright(playwright: Playwright) -> Iterator[Playwright]:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
+@pytest.fixture(autouse=True)
+def stripe_in_the_browser(card_payments) -> None:
+    """Every page the browser opens gets its Stripe.js from the test run's localstripe
+    (the app works with no internet: Payment Information would otherwise ask
+    js.stripe.com for it)."""
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     # pytest-playwright's --browser-channel does not find Debian's build; point at it.

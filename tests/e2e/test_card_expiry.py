@@ -33,7 +33,7 @@ def on_expiring_card(user: User) -> str:
         card_last4="4242",
         card_exp_month=month,
         card_exp_year=year,
-        card_token="tok_test",
+        stripe_payment_method_id="pm_test",
         state_changed_at=now,
     )
     return f"{month:02d}/{year % 100:02d}"
@@ -60,7 +60,9 @@ def test_the_banner_and_the_card_expiring_filter(
     log_in(admin, "alice@acme.example")
     open_users(admin)
     admin.get_by_label("Profile status").select_option(label="Card expiring")  # applies
-    expect(users_row(admin, "fran@acme.example")).to_contain_text(f"Credit Card · expires {expiry}")
+    expect(users_row(admin, "fran@acme.example")).to_contain_text(
+        f"Credit Card · Visa ending in 4242 · expires {expiry}"
+    )
     expect(users_row(admin, "bob@acme.example")).to_have_count(0)
     expect(admin.get_by_text("1 of 3 users", exact=True)).to_be_visible()
     shot(admin, "users-card-expiring", key="admin-users-card-expiring")

@@ -10,9 +10,9 @@ from playwright.sync_api import Locator, Page, expect
 
 from accounts.models import User
 from billing.models import INVOICE_FIELDS, Method, PaymentProfile, State
-from billing.services import CardInput, payment_profile_submit
+from billing.services import payment_profile_submit
 from tests.e2e.steps import log_in
-from tests.helpers import INVOICE_POST
+from tests.helpers import INVOICE_POST, stripe_card
 
 ACTIVATED = "Payment profile of Bob User activated."
 DEACTIVATED = "Payment profile of Bob User deactivated."
@@ -25,10 +25,7 @@ def bob_saves(bob: User, method: str = Method.INVOICE) -> PaymentProfile:
     if method == Method.INVOICE:
         details = {field: INVOICE_POST[field] for field in INVOICE_FIELDS}
         return payment_profile_submit(user=bob, method=method, details=details)
-    card = CardInput(
-        cardholder="Bob User", number="4242424242424242", exp_month=4, exp_year=2039, cvc="123"
-    )
-    return payment_profile_submit(user=bob, method=method, details={}, card=card)
+    return payment_profile_submit(user=bob, method=method, details={}, card=stripe_card())
 
 
 def open_users(page: Page) -> None:
