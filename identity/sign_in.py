@@ -1,0 +1,76 @@
+"""Signing in and out, between our pages and allauth's flows."""
+
+from __future__ import annotations
+
+from allauth.account.internal.flows.login import record_authentication
+from allauth.account.utils import perform_login
+from allauth.socialaccount.providers.base import AuthProcess
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from identity.models import TenantSso
+from identity.services import SESSION_KEY
+
+from allauth.socialaccount.models import SocialApp
+
+
+def password_signed_in(request: HttpRequest, user, *, next_url: str) -> HttpResponse:
+    """The password was right: allauth's login stages take over (a second factor for
+    anyone who has one), then log the user in."""
+    record_authentication(request, user, "password", email=user.email)
+    return perform_login(request, user, email_verification="none", redirect_url=next_url)
+
+
+def sso_begin(request: HttpRequest, sso: TenantSso, *, next_url: str) -> HttpResponse:
+    """Off to the tenant's identity provider (allauth builds the request: OpenID
+    Connect's authorization URL with state, nonce and PKCE, or SAML's AuthnRequest)."""
+    provider = sso.app.get_provider(request)
+    return provider.redirect(request, AuthProcess.LOGIN, next_url=next_url)
+
+
+def _provider_logout_url(request: HttpRequest, noted: dict) -> str:
+    """Where the identity provider ends its own session, when it says it can (OpenID
+    Connect's end_session_endpoint: RP-initiated logout; SAML's SingleLogoutService):
+    "" otherwise."""
+    app = SocialApp.objects.filter(pk=noted.get("app")).first()
+    if app is None:
+        return ""
+    back = request.build_absolute_uri(reverse("accounts:login"))
+    if app.provider == TenantSso.Protocol.OIDC:
+        adapter = app.get_provider(request).get_oauth2_adapter(request)
+        try:
+            endpoint = adapter.openid_config.get("end_session_endpoint")
+        except Exception:  # noqa: BLE001 - the provider is down: end ours anyway
+            return ""
+        if not endpoint:
+            return ""
+        query = {"client_id": app.client_id, "post_logout_redirect_uri": back}
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"
+    if app.provider == TenantSso.Protocol.SAML and noted.get("name_id"):
+        from allauth.socialaccount.providers.saml.utils import build_auth
+
+        try:
+            auth = build_auth(request, app.get_provider(request))
+            if not auth.get_slo_url():
+                return ""
+            return auth.logout(
+                return_to=back,
+                name_id=noted["name_id"],
+                session_index=noted.get("session_index"),
+                name_id_format=noted.get("name_id_format"),
+            )
+        except Exception:  # noqa: BLE001
+            return ""
+    return ""
+
+
+def log_out(request: HttpRequest) -> HttpResponse:
+    """POST only (the URLconf says so): ends our session, and the identity provider's
+    where it supports it."""
+    noted = request.session.get(SESSION_KEY) or {}
+    provider_url = _provider_logout_url(request, noted) if noted else ""
+    logout(request)
+    return redirect(provider_url or reverse("accounts:login"))
