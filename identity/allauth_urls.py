@@ -15,6 +15,8 @@ from allauth.mfa.totp import views as totp
 from allauth.mfa.webauthn import views as webauthn
 from allauth.socialaccount import views as social
 from allauth.socialaccount.providers.saml import views as saml
+from functools import wraps
+
 from django.urls import path
 from django.views.decorators.http import require_POST
 
@@ -24,6 +26,19 @@ from identity import oidc
 from identity.sign_in import log_out
 
 always_open = open_while(TERMS, PAYMENT_PROFILE)
+
+
+def with_host(view):
+    """python3-saml reads the Host header itself (KeyError without one, as from an
+    HTTP/1.0 client): give it the host Django validated against ALLOWED_HOSTS."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        request.META["HTTP_HOST"] = request.get_host()
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
 open_at_gate = open_while(PAYMENT_PROFILE)
 
 TWO_FACTOR = "account/two-factor/"
@@ -86,19 +101,19 @@ urlpatterns = [
         always_open(oidc.callback),
         name="openid_connect_callback",
     ),
-    path("sso/saml/<str:organization_slug>/acs/", always_open(saml.acs), name="saml_acs"),
+    path("sso/saml/<str:organization_slug>/acs/", always_open(with_host(saml.acs)), name="saml_acs"),
     path(
         "sso/saml/<str:organization_slug>/acs/finish/",
-        always_open(saml.finish_acs),
+        always_open(with_host(saml.finish_acs)),
         name="saml_finish_acs",
     ),
-    path("sso/saml/<str:organization_slug>/sls/", always_open(saml.sls), name="saml_sls"),
+    path("sso/saml/<str:organization_slug>/sls/", always_open(with_host(saml.sls)), name="saml_sls"),
     path(
         "sso/saml/<str:organization_slug>/metadata/",
-        always_open(saml.metadata),
+        always_open(with_host(saml.metadata)),
         name="saml_metadata",
     ),
-    path("sso/saml/<str:organization_slug>/login/", always_open(saml.login), name="saml_login"),
+    path("sso/saml/<str:organization_slug>/login/", always_open(with_host(saml.login)), name="saml_login"),
     path("sso/error/", always_open(social.login_error), name="socialaccount_login_error"),
     path(
         "sso/cancelled/", always_open(social.login_cancelled), name="socialaccount_login_cancelled"

@@ -202,6 +202,8 @@ def sso_set_saml(*, tenant: Tenant, actor: User, metadata_url: str = "", metadat
             "want_assertion_signed": True,
             "reject_idp_initiated_sso": True,
             "reject_deprecated_algorithm": True,
+            # Our own URLs may be http://localhost:8000/… in development.
+            "allow_single_label_domains": True,
         },
         "parsed_idp": idp,  # shown on the page
     }

@@ -28,6 +28,7 @@ def sso_begin(request: HttpRequest, sso: TenantSso, *, next_url: str) -> HttpRes
     """Off to the tenant's identity provider (allauth builds the request: OpenID
     Connect's authorization URL with state, nonce and PKCE, or SAML's AuthnRequest)."""
     provider = sso.app.get_provider(request)
+    request.META["HTTP_HOST"] = request.get_host()  # python3-saml reads it itself
     return provider.redirect(request, AuthProcess.LOGIN, next_url=next_url)
 
 
