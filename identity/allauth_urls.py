@@ -17,12 +17,14 @@ from allauth.socialaccount import views as social
 from allauth.socialaccount.providers.saml import views as saml
 from functools import wraps
 
+from django.core.exceptions import PermissionDenied
 from django.urls import path
 from django.views.decorators.http import require_POST
 
 from accounts import views as accounts_views
 from accounts.holds import PAYMENT_PROFILE, TERMS, open_while
 from identity import oidc
+from identity.adapters import refusal_page
 from identity.sign_in import log_out
 
 always_open = open_while(TERMS, PAYMENT_PROFILE)
@@ -36,6 +38,25 @@ def with_host(view):
     def wrapped(request, *args, **kwargs):
         request.META["HTTP_HOST"] = request.get_host()
         return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def refused_as_page(view):
+    """allauth refuses an answer whose sign-in it does not know (a replayed SAML
+    assertion, one from another browser) with PermissionDenied: our refusal page."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied:
+            return refusal_page(
+                request,
+                "This answer of your identity provider belongs to no sign-in started here "
+                "(it was used before, or started in another browser). Start again from the "
+                "login page.",
+            )
 
     return wrapped
 
@@ -98,13 +119,13 @@ urlpatterns = [
     path("sso/oidc/<str:provider_id>/login/", always_open(oidc.login), name="openid_connect_login"),
     path(
         "sso/oidc/<str:provider_id>/login/callback/",
-        always_open(oidc.callback),
+        always_open(refused_as_page(oidc.callback)),
         name="openid_connect_callback",
     ),
     path("sso/saml/<str:organization_slug>/acs/", always_open(with_host(saml.acs)), name="saml_acs"),
     path(
         "sso/saml/<str:organization_slug>/acs/finish/",
-        always_open(with_host(saml.finish_acs)),
+        always_open(refused_as_page(with_host(saml.finish_acs))),
         name="saml_finish_acs",
     ),
     path("sso/saml/<str:organization_slug>/sls/", always_open(with_host(saml.sls)), name="saml_sls"),

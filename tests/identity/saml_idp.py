@@ -134,6 +134,13 @@ def respond(server: Server, saml_request: str, email: str, mode: str) -> tuple[s
     if mode == "audience":
         for audience in assertion.iterfind(".//saml:Audience", NS):
             audience.text = "https://another-sp.example/metadata/"
+    if mode == "expired":
+        past = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+        for element in assertion.iter():
+            if element.get("NotOnOrAfter"):
+                element.set("NotOnOrAfter", past)
     if mode == "recipient":
         for confirmation in assertion.iterfind(".//saml:SubjectConfirmationData", NS):
             confirmation.set("Recipient", acs.replace("/acs/", "/elsewhere/"))
