@@ -1,16 +1,24 @@
 """A device just set up counts as this session's second factor: the person proved
-they hold it (a code from the app, a touch of the key) to set it up."""
+they hold it (a code from the app, a touch of the key) to set it up.
+
+On the row's save, not on allauth's authenticator_added signal: allauth sends that
+after the commit, which may come after the session has been saved."""
 
 from __future__ import annotations
 
 from allauth.account.internal.flows.login import record_authentication
-from allauth.mfa.signals import authenticator_added
+from allauth.core import context
+from allauth.mfa.models import Authenticator
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 
-@receiver(authenticator_added, dispatch_uid="identity.device_added_is_a_second_factor")
-def device_added_is_a_second_factor(sender, request, user, authenticator, **kwargs) -> None:
-    if request is not None and authenticator.type != authenticator.Type.RECOVERY_CODES:
+@receiver(post_save, sender=Authenticator, dispatch_uid="identity.device_is_a_second_factor")
+def device_set_up_is_a_second_factor(sender, instance, created: bool, raw: bool, **kwargs) -> None:
+    request = getattr(context, "request", None)
+    if not created or raw or instance.type == Authenticator.Type.RECOVERY_CODES or request is None:
+        return
+    if getattr(request, "user", None) is not None and request.user.pk == instance.user_id:
         record_authentication(
-            request, user, "mfa", id=authenticator.pk, type=authenticator.type, set_up=True
+            request, request.user, "mfa", id=instance.pk, type=instance.type, set_up=True
         )

@@ -13,7 +13,7 @@ from accounts.admin_area import tenant_admin_required
 from identity import services
 from identity.forms import DomainForm, OidcForm, SamlForm, SsoOptionsForm
 from identity.models import SsoDomain, TenantSso
-from identity.policy import sudo_required
+from identity.policy import sudo_refusal, sudo_required
 from identity.selectors import sso_of_tenant
 
 _NAV = {"nav": "admin", "admin_nav": "sso"}
@@ -196,10 +196,12 @@ def domain_add(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_admin_required
-@sudo_required
 @require_http_methods(["GET", "POST"])
 def domain_remove(request: HttpRequest, pk: int) -> HttpResponse:
     claim = get_object_or_404(SsoDomain, pk=pk, tenant=request.user.tenant)
+    refusal = sudo_refusal(request)  # after the look-up: a stranger's claim is a 404
+    if refusal:
+        return refusal
     if request.method == "POST":
         services.domain_withdraw(tenant=request.user.tenant, actor=request.user, pk=claim.pk)
         messages.success(request, f"{claim.domain} removed: its users sign in with passwords.")
