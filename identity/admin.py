@@ -14,7 +14,14 @@ class SsoDomainAdmin(admin.ModelAdmin):
     list_filter = (("confirmed_at", admin.EmptyFieldListFilter), "tenant")
     search_fields = ("domain", "tenant__name")
     list_select_related = ("tenant", "claimed_by", "confirmed_by")
-    readonly_fields = ("tenant", "domain", "claimed_at", "claimed_by", "confirmed_at", "confirmed_by")
+    readonly_fields = (
+        "tenant",
+        "domain",
+        "claimed_at",
+        "claimed_by",
+        "confirmed_at",
+        "confirmed_by",
+    )
     actions = ["confirm", "unconfirm"]
 
     def has_add_permission(self, request) -> bool:

@@ -9,14 +9,14 @@ are the app's), passkey-only login, "trust this browser"."""
 
 from __future__ import annotations
 
+from functools import wraps
+
 from allauth.mfa.base import views as mfa
 from allauth.mfa.recovery_codes import views as recovery
 from allauth.mfa.totp import views as totp
 from allauth.mfa.webauthn import views as webauthn
 from allauth.socialaccount import views as social
 from allauth.socialaccount.providers.saml import views as saml
-from functools import wraps
-
 from django.core.exceptions import PermissionDenied
 from django.urls import path
 from django.views.decorators.http import require_POST
@@ -59,6 +59,7 @@ def refused_as_page(view):
             )
 
     return wrapped
+
 
 open_at_gate = open_while(PAYMENT_PROFILE)
 
@@ -122,19 +123,27 @@ urlpatterns = [
         always_open(refused_as_page(oidc.callback)),
         name="openid_connect_callback",
     ),
-    path("sso/saml/<str:organization_slug>/acs/", always_open(with_host(saml.acs)), name="saml_acs"),
+    path(
+        "sso/saml/<str:organization_slug>/acs/", always_open(with_host(saml.acs)), name="saml_acs"
+    ),
     path(
         "sso/saml/<str:organization_slug>/acs/finish/",
         always_open(refused_as_page(with_host(saml.finish_acs))),
         name="saml_finish_acs",
     ),
-    path("sso/saml/<str:organization_slug>/sls/", always_open(with_host(saml.sls)), name="saml_sls"),
+    path(
+        "sso/saml/<str:organization_slug>/sls/", always_open(with_host(saml.sls)), name="saml_sls"
+    ),
     path(
         "sso/saml/<str:organization_slug>/metadata/",
         always_open(with_host(saml.metadata)),
         name="saml_metadata",
     ),
-    path("sso/saml/<str:organization_slug>/login/", always_open(with_host(saml.login)), name="saml_login"),
+    path(
+        "sso/saml/<str:organization_slug>/login/",
+        always_open(with_host(saml.login)),
+        name="saml_login",
+    ),
     path("sso/error/", always_open(social.login_error), name="socialaccount_login_error"),
     path(
         "sso/cancelled/", always_open(social.login_cancelled), name="socialaccount_login_cancelled"

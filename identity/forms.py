@@ -10,6 +10,10 @@ from django.contrib.auth.signals import user_login_failed
 from accounts.models import Plan, Tenant, User
 from identity.models import TenantSso
 
+# A text field, not type="url": what the admin typed wrong comes back as typed, which
+# a url input may not hold (the Nu checker refuses "not a url" as its value).
+URL_INPUT = forms.TextInput(attrs={"inputmode": "url", "spellcheck": "false"})
+
 WRONG_CODE = "That code is not right. Enter the 6 digits your app shows now, or a recovery code."
 
 
@@ -22,9 +26,9 @@ class ThrottledCode:
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["code"].label = "Code"
-        self.fields["code"].help_text = (
-            "The 6 digits of your authenticator app, or one of your recovery codes."
-        )
+        self.fields[
+            "code"
+        ].help_text = "The 6 digits of your authenticator app, or one of your recovery codes."
         self.fields["code"].widget.attrs.update(
             {"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         )
@@ -68,6 +72,7 @@ class OidcForm(_Helper, forms.Form):
         label="Issuer URL",
         max_length=500,
         assume_scheme="https",
+        widget=URL_INPUT,
         help_text="Your provider's issuer, e.g. https://acme.okta.com. We read its endpoints "
         "from its discovery document (/.well-known/openid-configuration).",
         error_messages={
@@ -95,7 +100,9 @@ class SamlForm(_Helper, forms.Form):
         max_length=500,
         required=False,
         assume_scheme="https",
-        help_text="Where your identity provider publishes its SAML metadata. Or paste the XML below.",
+        widget=URL_INPUT,
+        help_text="Where your identity provider publishes its SAML metadata. Or paste the "
+        "XML below.",
         error_messages={"invalid": "Enter a URL, like https://idp.example.com/metadata."},
     )
     metadata_xml = forms.CharField(
@@ -107,7 +114,9 @@ class SamlForm(_Helper, forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not self.errors and not (data.get("metadata_url") or data.get("metadata_xml", "").strip()):
+        if not self.errors and not (
+            data.get("metadata_url") or data.get("metadata_xml", "").strip()
+        ):
             raise forms.ValidationError("Enter the metadata URL, or paste the metadata XML.")
         return data
 

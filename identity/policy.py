@@ -35,8 +35,7 @@ SET_UP_FOR_ADMINS = (
     "to the admin area."
 )
 SET_UP_FOR_SUPERUSERS = (
-    "Operators always use two-factor sign-in. Set it up here, then go on to the "
-    "operators' site."
+    "Operators always use two-factor sign-in. Set it up here, then go on to the operators' site."
 )
 SET_UP_FOR_SUDO = (
     "This asks for a second factor (an authenticator app or a security key). Set one "
@@ -55,9 +54,7 @@ def two_factor_required(user) -> bool:
         return False
     if user.is_superuser:
         return True
-    return bool(
-        user.is_tenant_admin and user.tenant_id and user.tenant.admins_must_use_two_factor
-    )
+    return bool(user.is_tenant_admin and user.tenant_id and user.tenant.admins_must_use_two_factor)
 
 
 def last_second_factor_at(request: HttpRequest) -> float | None:

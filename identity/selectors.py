@@ -56,4 +56,6 @@ def sso_names(user) -> list[str]:
     from allauth.socialaccount.models import SocialAccount, SocialApp
 
     providers = SocialAccount.objects.filter(user_id=user.pk).values_list("provider", flat=True)
-    return list(SocialApp.objects.filter(provider_id__in=list(providers)).values_list("name", flat=True))
+    return list(
+        SocialApp.objects.filter(provider_id__in=list(providers)).values_list("name", flat=True)
+    )

@@ -70,11 +70,11 @@ def discover_oidc(issuer: str) -> dict:
             "your identity provider shows it.",
             field="issuer",
         )
-    missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri") if k not in config]
+    missing = [
+        k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri") if k not in config
+    ]
     if missing:
-        raise SsoError(
-            "The discovery document lacks " + ", ".join(missing) + ".", field="issuer"
-        )
+        raise SsoError("The discovery document lacks " + ", ".join(missing) + ".", field="issuer")
     return config
 
 
@@ -121,9 +121,12 @@ def sso_set_oidc(
     app.settings = {
         "server_url": config["issuer"],
         # "client_secret_post" unless the provider only takes Basic.
-        **({"token_auth_method": "client_secret_basic"}
-           if "client_secret_post" not in config.get("token_endpoint_auth_methods_supported", ["client_secret_post"])
-           else {}),
+        **(
+            {"token_auth_method": "client_secret_basic"}
+            if "client_secret_post"
+            not in config.get("token_endpoint_auth_methods_supported", ["client_secret_post"])
+            else {}
+        ),
     }
     sso = _save_sso(tenant, sso, TenantSso.Protocol.OIDC, app)
     logger.info("tenant %s: OpenID Connect set up by user %s (%s)", tenant.pk, actor.pk, issuer)
@@ -139,8 +142,18 @@ SAML_ATTRIBUTES = {
         "mail",
     ],
     "name": ["http://schemas.microsoft.com/identity/claims/displayname", "displayName", "name"],
-    "first_name": ["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname", "urn:oid:2.5.4.42", "firstName", "givenName"],
-    "last_name": ["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname", "urn:oid:2.5.4.4", "lastName", "sn"],
+    "first_name": [
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+        "urn:oid:2.5.4.42",
+        "firstName",
+        "givenName",
+    ],
+    "last_name": [
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+        "urn:oid:2.5.4.4",
+        "lastName",
+        "sn",
+    ],
 }
 
 
@@ -154,7 +167,7 @@ def parse_idp_metadata(*, url: str = "", xml: str = "") -> dict:
             )
         else:
             parsed = OneLogin_Saml2_IdPMetadataParser.parse(xml)
-    except Exception:  # noqa: BLE001 - the parser raises anything from urllib to lxml
+    except Exception:
         where = "at that URL" if url else "in that XML"
         raise SsoError(
             f"No SAML 2.0 IdP metadata could be read {where}. Copy it again from your "
@@ -182,7 +195,9 @@ def parse_idp_metadata(*, url: str = "", xml: str = "") -> dict:
 
 
 @transaction.atomic
-def sso_set_saml(*, tenant: Tenant, actor: User, metadata_url: str = "", metadata_xml: str = "") -> TenantSso:
+def sso_set_saml(
+    *, tenant: Tenant, actor: User, metadata_url: str = "", metadata_xml: str = ""
+) -> TenantSso:
     """Sign the tenant in through a SAML 2.0 IdP, from its metadata (a URL, read now and
     kept for key rotation, or the XML itself). Assertions must be signed."""
     metadata_url, metadata_xml = metadata_url.strip(), metadata_xml.strip()
@@ -294,7 +309,12 @@ def domain_confirm(*, claim: SsoDomain, operator: User) -> SsoDomain:
         raise DomainConfirmError(
             f"{claim.domain} is already confirmed for another tenant; withdraw that first."
         ) from None
-    logger.info("domain %s confirmed for tenant %s by operator %s", claim.domain, claim.tenant_id, operator.pk)
+    logger.info(
+        "domain %s confirmed for tenant %s by operator %s",
+        claim.domain,
+        claim.tenant_id,
+        operator.pk,
+    )
     return claim
 
 
@@ -408,5 +428,7 @@ def _create_sso_user(*, tenant: Tenant, email: str, name: str) -> User:
 def log_refusal(*, provider, error, exception, extra) -> None:
     reason = (extra or {}).get("saml_last_error_reason") or exception or error
     logger.warning(
-        "SSO sign-in refused (%s): %s", getattr(getattr(provider, "app", None), "provider_id", "?"), reason
+        "SSO sign-in refused (%s): %s",
+        getattr(getattr(provider, "app", None), "provider_id", "?"),
+        reason,
     )

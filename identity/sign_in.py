@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from allauth.account.internal.flows.login import record_authentication
 from allauth.account.utils import perform_login
+from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
@@ -13,8 +14,6 @@ from django.utils.http import urlencode
 
 from identity.models import TenantSso
 from identity.services import SESSION_KEY
-
-from allauth.socialaccount.models import SocialApp
 
 
 def password_signed_in(request: HttpRequest, user, *, next_url: str) -> HttpResponse:
@@ -44,7 +43,7 @@ def _provider_logout_url(request: HttpRequest, noted: dict) -> str:
         adapter = app.get_provider(request).get_oauth2_adapter(request)
         try:
             endpoint = adapter.openid_config.get("end_session_endpoint")
-        except Exception:  # noqa: BLE001 - the provider is down: end ours anyway
+        except Exception:
             return ""
         if not endpoint:
             return ""
@@ -63,7 +62,7 @@ def _provider_logout_url(request: HttpRequest, noted: dict) -> str:
                 session_index=noted.get("session_index"),
                 name_id_format=noted.get("name_id_format"),
             )
-        except Exception:  # noqa: BLE001
+        except Exception:
             return ""
     return ""
 

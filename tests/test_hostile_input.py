@@ -35,6 +35,7 @@ from tests.helpers import (
     PASSWORD,
     changed_tables,
     client_for,
+    client_with_second_factor,
     db_snapshot,
     make_user,
 )
@@ -238,7 +239,7 @@ def test_the_card_form_never_fails_and_never_echoes_the_card(
 
 @pytest.fixture
 def alice_client(alice, bob, betty, dora, charlie) -> Client:
-    return client_for(alice)
+    return client_with_second_factor(alice)  # the settings' sudo acts need it
 
 
 @HOSTILE_SETTINGS

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-
 from urllib.parse import unquote, urlencode
 
 import pytest
@@ -772,7 +771,10 @@ EXPECTED: dict[str, dict[str, tuple]] = {
         "GET": (L, 200, 200, 200, 200),
         "POST": (L, 200, 200, 200, "/account/two-factor/recovery-codes/"),
     },
-    "mfa_download_recovery_codes": {"GET": (L, 404, 404, 404, 404), "POST": (L, 404, 404, 404, 404)},
+    "mfa_download_recovery_codes": {
+        "GET": (L, 404, 404, 404, 404),
+        "POST": (L, 404, 404, 404, 404),
+    },
     "mfa_list_webauthn": {"GET": (L, 200, 200, 200, 200), "POST": (L, 405, 405, 405, 405)},
     # No security key yet: the form, sent back without a key's answer.
     "mfa_add_webauthn": {"GET": (L, 200, 200, 200, 200), "POST": (L, 200, 200, 200, 200)},

@@ -41,7 +41,11 @@ def _confirm(claim: SsoDomain) -> SsoDomain:
 
 def oidc_tenant(tenant: Tenant, idp: Idp, actor: User, **options) -> TenantSso:
     sso = services.sso_set_oidc(
-        tenant=tenant, actor=actor, issuer=idp.base, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+        tenant=tenant,
+        actor=actor,
+        issuer=idp.base,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
     )
     confirm_domain(tenant, f"{tenant.slug}.example")
     return _options(sso, actor, **options)
@@ -53,7 +57,9 @@ def saml_tenant(tenant: Tenant, idp: Idp, actor: User, **options) -> TenantSso:
     return _options(sso, actor, **options)
 
 
-def _options(sso: TenantSso, actor: User, *, first_sign_in="create", sso_only=False, break_glass=()):
+def _options(
+    sso: TenantSso, actor: User, *, first_sign_in="create", sso_only=False, break_glass=()
+):
     if first_sign_in != sso.first_sign_in or sso_only:
         return services.sso_set_options(
             tenant=sso.tenant,

@@ -26,7 +26,9 @@ from tests.helpers import operator_env
 
 HERE = Path(__file__).resolve().parent
 OIDC_DIR = HERE / "oidc_provider"
-NODE_MISSING = "node or tests/identity/oidc_provider/node_modules is missing (`make test` installs it)"
+NODE_MISSING = (
+    "node or tests/identity/oidc_provider/node_modules is missing (`make test` installs it)"
+)
 XMLSEC_MISSING = "xmlsec1 is not installed: `apt-get install -y xmlsec1` (.ci/run does)"
 CLIENT_ID, CLIENT_SECRET = "ccm-tests", "ccm-tests-secret"
 

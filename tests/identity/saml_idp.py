@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import datetime
 import html
 import sys
@@ -32,13 +33,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2 import BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml2.server import Server
-from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 from saml2.sigver import pre_signature_part
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 SP_METADATA = """<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{base}/sso/saml/{slug}/metadata/">
@@ -99,7 +100,9 @@ def build_server(base: str, folder: Path, sps: list[tuple[str, str]]) -> Server:
                         "single_sign_on_service": [(f"{base}/sso", BINDING_HTTP_REDIRECT)],
                         "single_logout_service": [(f"{base}/slo", BINDING_HTTP_REDIRECT)],
                     },
-                    "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None}},
+                    "policy": {
+                        "default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None}
+                    },
                     "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
                     "want_authn_requests_signed": False,
                 }
@@ -153,7 +156,8 @@ def respond(server: Server, saml_request: str, email: str, mode: str) -> tuple[s
         assertion.insert(1, signature)
         xml = etree.tostring(root).decode()
         xml = server.sec.sign_statement(
-            xml, node_name="urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+            xml,
+            node_name="urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
             node_id=assertion.get("ID"),
         )
     else:
@@ -198,7 +202,9 @@ def handler_for(server: Server, metadata: str):
                     )
                 )
             elif url.path == "/slo":
-                self._send(PAGE.format(title="Signed out at the test IdP", body="<p>Signed out.</p>"))
+                self._send(
+                    PAGE.format(title="Signed out at the test IdP", body="<p>Signed out.</p>")
+                )
             else:
                 self._send("not found", 404, "text/plain")
 
@@ -212,7 +218,7 @@ def handler_for(server: Server, metadata: str):
                 acs, saml_response = respond(
                     server, form["SAMLRequest"], form["email"].strip().lower(), form.get("mode", "")
                 )
-            except Exception as error:  # noqa: BLE001 - a test IdP says what failed
+            except Exception as error:
                 self._send(f"IdP error: {error!r}", 400, "text/plain")
                 return
             relay = html.escape(form.get("RelayState", ""))
@@ -242,10 +248,8 @@ def main() -> None:
     metadata = str(entity_descriptor(server.config))
     httpd.RequestHandlerClass = handler_for(server, metadata)
     print(f"listening {port}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
     sys.exit(0)
 
 

@@ -49,7 +49,10 @@ def finish_saml(client: Client, answer: dict, saml_response: str | None = None):
     return client.get(response["Location"])
 
 
-NS = {"saml": "urn:oasis:names:tc:SAML:2.0:assertion", "samlp": "urn:oasis:names:tc:SAML:2.0:protocol"}
+NS = {
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+}
 
 
 def edited(saml_response: str, edit) -> str:
@@ -68,7 +71,9 @@ def saml_acme(saml_idp, acme, alice):
 
 def test_saml_a_good_answer_signs_in(saml_acme):
     client = Client()
-    response = finish_saml(client, saml_sign_in(start(client, "sam@acme.example"), "sam@acme.example"))
+    response = finish_saml(
+        client, saml_sign_in(start(client, "sam@acme.example"), "sam@acme.example")
+    )
     assert response.status_code == 302 and "_auth_user_id" in client.session
 
 
@@ -125,9 +130,7 @@ def test_saml_a_replayed_assertion_is_refused(saml_acme):
 
 
 @pytest.mark.parametrize("mode", ["audience", "recipient", "expired"])
-def test_saml_an_assertion_for_another_audience_or_recipient_or_expired_is_refused(
-    saml_acme, mode
-):
+def test_saml_an_assertion_for_another_audience_or_recipient_or_expired_is_refused(saml_acme, mode):
     client = Client()
     answer = saml_sign_in(start(client, "sam@acme.example"), "sam@acme.example", mode=mode)
     assert_refused(client, finish_saml(client, answer))
@@ -144,8 +147,12 @@ def hostile(acme, alice):
         )
         confirm_domain(acme, "acme.example")
         services.sso_set_options(
-            tenant=acme, actor=alice, first_sign_in="create", default_plan=None,
-            sso_only=False, break_glass=[],
+            tenant=acme,
+            actor=alice,
+            first_sign_in="create",
+            default_plan=None,
+            sso_only=False,
+            break_glass=[],
         )
         yield provider
 
@@ -233,9 +240,7 @@ def test_two_factor_codes_are_throttled_like_passwords(alice, settings):
     response = client.post("/account/two-factor/authenticate/", {"code": "000000"})
     assert response.status_code == 429
     assert "Too many failed log-ins" in response.content.decode()
-    right = client.post(
-        "/account/two-factor/authenticate/", {"code": pyotp.TOTP(SECRET).now()}
-    )
+    right = client.post("/account/two-factor/authenticate/", {"code": pyotp.TOTP(SECRET).now()})
     assert right.status_code == 429
     assert "_auth_user_id" not in client.session
     assert not Session.objects.filter(session_key=client.session.session_key).exists() or (

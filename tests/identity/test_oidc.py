@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.sessions.models import Session
 from django.test import Client
 
 from accounts.models import User
