@@ -8,7 +8,7 @@ from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.base import AuthProcess
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -23,12 +23,29 @@ def password_signed_in(request: HttpRequest, user, *, next_url: str) -> HttpResp
     return perform_login(request, user, email_verification="none", redirect_url=next_url)
 
 
+def _onward(request: HttpRequest, url: str, heading: str, text: str) -> HttpResponse:
+    """A page that sends the browser on to `url` at once (and a Continue link): a
+    redirect from a form's POST to another site is refused by our CSP (form-action
+    'self'), which Chromium applies to the redirects of a form's submission."""
+    return render(
+        request, "identity/sso_continue.html", {"url": url, "heading": heading, "text": text}
+    )
+
+
 def sso_begin(request: HttpRequest, sso: TenantSso, *, next_url: str) -> HttpResponse:
     """Off to the tenant's identity provider (allauth builds the request: OpenID
     Connect's authorization URL with state, nonce and PKCE, or SAML's AuthnRequest)."""
     provider = sso.app.get_provider(request)
     request.META["HTTP_HOST"] = request.get_host()  # python3-saml reads it itself
-    return provider.redirect(request, AuthProcess.LOGIN, next_url=next_url)
+    response = provider.redirect(request, AuthProcess.LOGIN, next_url=next_url)
+    if not response.has_header("Location"):
+        return response  # allauth's error page
+    return _onward(
+        request,
+        response["Location"],
+        "Continue at your organisation's sign-in",
+        f"{sso.tenant.name} signs you in through its own sign-in page.",
+    )
 
 
 def _provider_logout_url(request: HttpRequest, noted: dict) -> str:
@@ -73,4 +90,11 @@ def log_out(request: HttpRequest) -> HttpResponse:
     noted = request.session.get(SESSION_KEY) or {}
     provider_url = _provider_logout_url(request, noted) if noted else ""
     logout(request)
-    return redirect(provider_url or reverse("accounts:login"))
+    if not provider_url:
+        return redirect("accounts:login")
+    return _onward(
+        request,
+        provider_url,
+        "Signed out of CloudCenter",
+        "Now signing you out of your organisation's sign-in too.",
+    )

@@ -98,6 +98,15 @@ def start_saml(folder: Path, sp_bases: list[str], slugs: list[str]) -> Idp:
 # --- Signing in at the providers without a browser ---------------------------------
 
 
+def sso_start(client, email: str) -> str:
+    """Our login page with the address and no password: the page that sends the
+    browser on to the tenant's identity provider. Returns where it sends it."""
+    response = client.post("/login/", {"username": email, "password": ""})
+    html = response.content.decode()
+    assert response.status_code == 200 and 'id="sso-continue"' in html, html[:2000]
+    return unescape(re.search(r'id="sso-continue" href="([^"]+)"', html)[1])
+
+
 def oidc_sign_in(authorize_url: str, email: str, *, session: requests.Session | None = None) -> str:
     """What the browser does at oidc-provider: its login form, then back to us. Returns
     the URL it sends the browser back to (our callback with code and state)."""

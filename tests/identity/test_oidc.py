@@ -6,13 +6,11 @@ from django.test import Client
 
 from accounts.models import User
 from tests.identity.conftest import oidc_tenant
-from tests.identity.idps import oidc_sign_in
+from tests.identity.idps import oidc_sign_in, sso_start
 
 
-def start(client: Client, email: str):
-    response = client.post("/login/", {"username": email, "password": ""})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return response["Location"]
+def start(client: Client, email: str) -> str:
+    return sso_start(client, email)
 
 
 def test_a_new_user_of_an_sso_tenant_signs_in_and_is_added(oidc_idp, acme, alice, paid_plan):

@@ -6,13 +6,11 @@ from django.test import Client
 
 from accounts.models import User
 from tests.identity.conftest import saml_tenant
-from tests.identity.idps import saml_sign_in
+from tests.identity.idps import saml_sign_in, sso_start
 
 
 def start(client: Client, email: str) -> str:
-    response = client.post("/login/", {"username": email, "password": ""})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return response["Location"]
+    return sso_start(client, email)
 
 
 def post_to_acs(client: Client, answer: dict):
