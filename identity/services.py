@@ -157,6 +157,18 @@ SAML_ATTRIBUTES = {
 }
 
 
+# What python3-saml insists on: signed assertions, no IdP-initiated sign-in (its
+# answers would match no sign-in started here), no SHA-1.
+SAML_ADVANCED = {
+    "strict": True,
+    "want_assertion_signed": True,
+    "reject_idp_initiated_sso": True,
+    "reject_deprecated_algorithm": True,
+    # Our own URLs may be http://localhost:8000/… in development.
+    "allow_single_label_domains": True,
+}
+
+
 def parse_idp_metadata(*, url: str = "", xml: str = "") -> dict:
     """The IdP's entity id, signing certificate and sign-in (and sign-out) URLs from
     its SAML metadata, by python3-saml's parser."""
@@ -212,14 +224,7 @@ def sso_set_saml(
     app.settings = {
         "idp": idp_settings,
         "attribute_mapping": SAML_ATTRIBUTES,
-        "advanced": {
-            "strict": True,
-            "want_assertion_signed": True,
-            "reject_idp_initiated_sso": True,
-            "reject_deprecated_algorithm": True,
-            # Our own URLs may be http://localhost:8000/… in development.
-            "allow_single_label_domains": True,
-        },
+        "advanced": SAML_ADVANCED,
         "parsed_idp": idp,  # shown on the page
     }
     sso = _save_sso(tenant, sso, TenantSso.Protocol.SAML, app)

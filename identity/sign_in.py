@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
+import requests
 from allauth.account.internal.flows.login import record_authentication
 from allauth.account.utils import perform_login
-from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.base import AuthProcess
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from onelogin.saml2.errors import OneLogin_Saml2_Error
 
+from identity.adapters import refusal_page
 from identity.models import TenantSso
 from identity.services import SESSION_KEY
+
+logger = logging.getLogger(__name__)
 
 
 def password_signed_in(request: HttpRequest, user, *, next_url: str) -> HttpResponse:
@@ -37,7 +44,16 @@ def sso_begin(request: HttpRequest, sso: TenantSso, *, next_url: str) -> HttpRes
     Connect's authorization URL with state, nonce and PKCE, or SAML's AuthnRequest)."""
     provider = sso.app.get_provider(request)
     request.META["HTTP_HOST"] = request.get_host()  # python3-saml reads it itself
-    response = provider.redirect(request, AuthProcess.LOGIN, next_url=next_url)
+    try:
+        response = provider.redirect(request, AuthProcess.LOGIN, next_url=next_url)
+    except (OneLogin_Saml2_Error, OAuth2Error, requests.RequestException, ValueError):
+        logger.warning("SSO of tenant %s could not start", sso.tenant_id, exc_info=True)
+        return refusal_page(
+            request,
+            f"{sso.tenant.name}'s sign-in page cannot be reached or is not set up right. "
+            "Try again in a few minutes; if it goes on, tell your admin.",
+            status=502,
+        )
     if not response.has_header("Location"):
         return response  # allauth's error page
     return _onward(
@@ -52,6 +68,8 @@ def _provider_logout_url(request: HttpRequest, noted: dict) -> str:
     """Where the identity provider ends its own session, when it says it can (OpenID
     Connect's end_session_endpoint: RP-initiated logout; SAML's SingleLogoutService):
     "" otherwise."""
+    from allauth.socialaccount.models import SocialApp
+
     app = SocialApp.objects.filter(pk=noted.get("app")).first()
     if app is None:
         return ""

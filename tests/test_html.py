@@ -29,6 +29,7 @@ from billing.services import (
     payment_profile_submit,
 )
 from identity.models import SsoDomain, TenantSso
+from identity.services import SAML_ADVANCED
 from tests.helpers import (
     INVOICE_POST,
     PASSWORD,
@@ -62,6 +63,8 @@ BAD_POSTS = [
     ("bob", "billing:profile_edit", {**INVOICE_POST, "billing_email": "", "city": ""}),
     ("bob", "billing:profile_edit", {"method": "credit_card", "card_number": "4242"}),
     ("anonymous", "accounts:login", {"username": "nobody@nowhere.example", "password": ""}),
+    # An address of acme's confirmed domain: on to its IdP, from a page.
+    ("anonymous", "accounts:login", {"username": "new@acme.example", "password": ""}),
     ("anonymous", "accounts:login", {"username": "bob@acme.example", "password": "x"}),  # SSO only
     ("alice+2fa", "identity:sso_oidc", {"issuer": "not a url", "client_id": ""}),
     ("alice+2fa", "identity:sso_saml", {"metadata_url": "", "metadata_xml": "<nonsense"}),
@@ -108,7 +111,7 @@ def cast(alice, bob, betty, dora, charlie, bundle) -> dict[str, User | None]:
     }
 
 
-def sso_set_up(alice: User) -> SsoDomain:
+def sso_set_up(alice: User, *, sso_only: bool = True) -> SsoDomain:
     """Acme signs in through SAML (its IdP's metadata as it was read), SSO only with
     alice as break-glass admin; acme.example is confirmed, acme.test waits."""
     app = SocialApp.objects.create(
@@ -122,6 +125,7 @@ def sso_set_up(alice: User) -> SsoDomain:
                 "x509cert": "MIIB",
                 "sso_url": "https://idp.acme.example/sso",
             },
+            "advanced": SAML_ADVANCED,
             "parsed_idp": {
                 "entity_id": "https://idp.acme.example/",
                 "sso_url": "https://idp.acme.example/sso",
@@ -130,7 +134,7 @@ def sso_set_up(alice: User) -> SsoDomain:
         },
     )
     sso = TenantSso.objects.create(
-        tenant=alice.tenant, protocol="saml", app=app, first_sign_in="create", sso_only=True
+        tenant=alice.tenant, protocol="saml", app=app, first_sign_in="create", sso_only=sso_only
     )
     sso.break_glass.set([alice])
     SsoDomain.objects.create(
