@@ -59,6 +59,8 @@ ACT_LABELS = {
     "expire": "Deactivated: card expired",
     "setup_reminder": "Reminded to set up a profile",
     "card_warning": "Reminded: card expiring",
+    "sso_signup": "Added at a first SSO sign-in",
+    "sso_link": "First signed in through SSO",
 }
 # The acts only the system does (the scheduled jobs): logged with no one as `by`, and
 # shown as done by "the system".

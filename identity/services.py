@@ -20,6 +20,7 @@ from django.utils import timezone
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 
 from accounts.models import Plan, Tenant, User
+from billing.services import payment_profile_log_sign_in
 from identity.models import SsoDomain, TenantSso
 from identity.selectors import domain_of
 
@@ -409,8 +410,13 @@ def sso_user_for(*, request: HttpRequest, sociallogin) -> User:
         if sso.first_sign_in != TenantSso.FirstSignIn.CREATE:
             raise SsoRefused(ASK_YOUR_ADMIN.format(tenant=tenant.name))
         user = _create_sso_user(tenant=tenant, email=email, name=name)
+        act, words = "sso_signup", f"Signed in through {app.name} and was added to {tenant.name}."
+    else:
+        act, words = "sso_link", f"Signed in through {app.name} for the first time."
     if not sociallogin.is_existing:
-        sociallogin.connect(request, user)
+        with transaction.atomic():
+            sociallogin.connect(request, user)
+            payment_profile_log_sign_in(user=user, act=act, description=words)
     request.session[SESSION_KEY] = {
         "tenant": tenant.pk,
         "app": app.pk,

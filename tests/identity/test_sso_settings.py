@@ -150,3 +150,20 @@ def test_sso_only_needs_a_break_glass_admin(oidc_idp, acme, alice, field):
     )
     assert "Name at least one admin as a break-glass account" in response.content.decode()
     assert not TenantSso.objects.get().sso_only
+
+
+def test_the_history_says_who_came_in_through_sso(oidc_idp, acme, alice, bob):
+    from django_fsm_log.models import StateLog
+
+    oidc_tenant(acme, oidc_idp, alice)
+    for email in ("bob@acme.example", "newbie@acme.example", "bob@acme.example"):
+        client = Client()
+        back = oidc_sign_in(sso_start(client, email), email)
+        assert client.get(back.removeprefix("http://testserver")).status_code == 302
+    entries = StateLog.objects.filter(transition__in=["sso_signup", "sso_link"])
+    assert sorted((e.transition, e.by.email) for e in entries) == [
+        ("sso_link", "bob@acme.example"),  # once, not at every sign-in
+        ("sso_signup", "newbie@acme.example"),
+    ]
+    page = client_for(alice).get(reverse("billing:profile_history", args=[bob.pk]))
+    assert "First signed in through SSO" in page.content.decode()
