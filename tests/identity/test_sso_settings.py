@@ -94,9 +94,12 @@ def test_a_domain_takes_effect_once_an_operator_confirms_it(oidc_idp, acme, alic
     )
     assert "already confirmed for another tenant" in response.content.decode()
     assert not SsoDomain.objects.get(pk=other.pk).is_confirmed
-    assert "sso-continue" in Client().post(
-        "/login/", {"username": "eve@acme.example", "password": ""}
-    ).content.decode()
+    assert (
+        "sso-continue"
+        in Client()
+        .post("/login/", {"username": "eve@acme.example", "password": ""})
+        .content.decode()
+    )
     assert SsoDomain in django_admin.site._registry
 
 
