@@ -32,6 +32,13 @@ SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES2
 class TenantOIDCAdapter(OpenIDConnectOAuth2Adapter):
     state: dict | None = None  # the stashed state of this sign-in (set by the callback)
 
+    def complete_login(self, request: HttpRequest, app, token, **kwargs):
+        # OpenID Connect's answer always has an ID token; without one allauth would
+        # trust the userinfo alone, with no nonce and no signature to check.
+        if not kwargs.get("response", {}).get("id_token"):
+            raise OAuth2Error("The provider sent no ID token.")
+        return super().complete_login(request, app, token, **kwargs)
+
     def _decode_id_token(self, app: SocialApp, id_token: str) -> dict:
         try:
             header = jwt.get_unverified_header(id_token)
@@ -49,8 +56,8 @@ class TenantOIDCAdapter(OpenIDConnectOAuth2Adapter):
         jwk = next((k for k in keys.get("keys", []) if k.get("kid") == kid), None)
         if jwk is None or jwk.get("alg", alg) != alg:
             raise OAuth2Error("The ID token is not signed by a key of the issuer.")
-        key = jwt.algorithms.get_default_algorithms()[alg].from_jwk(json.dumps(jwk))
         try:
+            key = jwt.algorithms.get_default_algorithms()[alg].from_jwk(json.dumps(jwk))
             data = jwt.decode(
                 id_token,
                 key=key,

@@ -1,6 +1,6 @@
 """A hostile OpenID provider: it answers a sign-in with whatever ID token a test asks
 for (wrong nonce, issuer, audience, expired, unsigned "alg: none", signed by a key
-that is not its own, HMAC with its public key), or sends the browser back with a
+that is not its own, HMAC with its public key, none at all), or sends the browser back with a
 state it made up. oidc-provider never does such things, which is why this one
 exists. It runs in a thread of the test process on a free port of 127.0.0.1 (its
 discovery document, keys, token and userinfo endpoints are real HTTP, read by the
@@ -128,14 +128,10 @@ class HostileProvider:
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if urlparse(self.path).path == "/token":
-                    self._json(
-                        {
-                            "access_token": "at",
-                            "token_type": "Bearer",
-                            "expires_in": 300,
-                            "id_token": provider.id_token(),
-                        }
-                    )
+                    answer = {"access_token": "at", "token_type": "Bearer", "expires_in": 300}
+                    if provider.mode != "no_id_token":
+                        answer["id_token"] = provider.id_token()
+                    self._json(answer)
                 else:
                     self.send_response(404)
                     self.end_headers()

@@ -182,6 +182,7 @@ def test_oidc_a_well_behaved_answer_of_the_same_provider_signs_in(hostile):
         "alg_none",
         "wrong_key",
         "hs256_with_public_key",
+        "no_id_token",
     ],
 )
 def test_oidc_a_forged_answer_is_refused(hostile, mode):
