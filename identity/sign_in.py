@@ -87,6 +87,7 @@ def _provider_logout_url(request: HttpRequest, noted: dict) -> str:
     if app.provider == TenantSso.Protocol.SAML and noted.get("name_id"):
         from allauth.socialaccount.providers.saml.utils import build_auth
 
+        request.META["HTTP_HOST"] = request.get_host()  # python3-saml reads it itself
         try:
             auth = build_auth(request, app.get_provider(request))
             if not auth.get_slo_url():

@@ -6,6 +6,8 @@ the provider too."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from allauth.socialaccount.models import SocialAccount
@@ -170,3 +172,22 @@ def test_the_history_says_who_came_in_through_sso(oidc_idp, acme, alice, bob):
     ]
     page = client_for(alice).get(reverse("billing:profile_history", args=[bob.pk]))
     assert "First signed in through SSO" in page.content.decode()
+
+
+def test_logging_out_of_a_saml_sign_in_sends_a_logout_request_to_the_idp(
+    saml_idp, acme, alice, bob
+):
+    from urllib.parse import parse_qs, urlparse
+
+    from tests.identity.idps import saml_sign_in
+    from tests.identity.test_hostile import finish_saml
+
+    saml_tenant(acme, saml_idp, alice)
+    client = Client()
+    finish_saml(client, saml_sign_in(sso_start(client, "bob@acme.example"), "bob@acme.example"))
+    assert "_auth_user_id" in client.session
+    html = client.post("/logout/").content.decode().replace("&amp;", "&")
+    url = urlparse(re.search(r'id="sso-continue" href="([^"]+)"', html)[1])
+    assert f"{url.scheme}://{url.netloc}{url.path}" == f"{saml_idp.base}/slo"
+    assert "SAMLRequest" in parse_qs(url.query)
+    assert "_auth_user_id" not in client.session
