@@ -13,6 +13,9 @@ LOCAL_STRIPE_ENV := STRIPE_SECRET_KEY=sk_test_localstripe \
 	STRIPE_JS_URL=http://$(HOST):$(STRIPE_PORT)/js.stripe.com/v3/
 
 .PHONY: setup run test lint format serve bench lock clean
+# The tests' OpenID provider (npm oidc-provider): installed from its lockfile when missing.
+OIDC_PROVIDER := tests/identity/oidc_provider
+OIDC_NODE := $(OIDC_PROVIDER)/node_modules/.package-lock.json
 
 $(STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,10 +62,14 @@ serve: setup
 	while kill -0 $$web 2>/dev/null; do wait $$web; status=$$?; done; \
 	kill -TERM $$worker 2>/dev/null; wait $$worker; exit $$status
 
-## test: set up and run the whole suite (SQLite; PostgreSQL when DATABASE_URL points at one),
-##       on TEST_WORKERS processes (pytest-xdist; default 2, one per core; 0: in this one)
+$(OIDC_NODE): $(OIDC_PROVIDER)/package-lock.json
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error
+
+## test: set up (the venv, and the tests' OpenID provider with npm) and run the whole
+##       suite (SQLite; PostgreSQL when DATABASE_URL points at one), on TEST_WORKERS
+##       processes (pytest-xdist; default 2, one per core; 0: in this one)
 TEST_WORKERS ?= 2
-test: setup
+test: setup $(OIDC_NODE)
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## lint: ruff check, ruff format --check, and no missing migrations
@@ -85,7 +92,7 @@ lock:
 	rm -rf .lock-venv build *.egg-info
 
 clean:
-	rm -rf $(VENV) staticfiles artifacts .pytest_cache
+	rm -rf $(VENV) staticfiles artifacts .pytest_cache $(OIDC_PROVIDER)/node_modules
 
 ## bench: set up, then benchmark the Users page and the rest of issue 12's targets at
 ##        1,000-1,000,000 users on SQLite and PostgreSQL in one run (not part of `make test`;

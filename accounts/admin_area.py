@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.holds import PAYMENT_PROFILE, open_while
+from identity.policy import admin_area_redirect
 
 
 def tenant_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -29,7 +30,8 @@ def tenant_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., Ht
         user = request.user
         if not (user.is_tenant_admin and user.tenant_id):
             raise PermissionDenied("Only tenant admins can open the admin area.")
-        return view(request, *args, **kwargs)
+        # "Admins must use two-factor sign-in": set it up (or give it) first.
+        return admin_area_redirect(request) or view(request, *args, **kwargs)
 
     return open_while(PAYMENT_PROFILE)(login_required(wrapped))
 

@@ -18,9 +18,15 @@ from accounts.services import (
     password_link_requested,
 )
 from accounts.timezones import NOT_A_TIME_ZONE, time_zone_choices
+from identity.selectors import sso_for_email, sso_only_refusal
 
 
 class LoginForm(AuthenticationForm):
+    """Email and password. Someone whose e-mail domain signs in through their tenant's
+    identity provider leaves the password empty and is sent there (``self.sso``);
+    a tenant that signs in through SSO only refuses passwords, except from the admins
+    it named as break-glass accounts (identity.selectors.sso_only_refusal)."""
+
     username = forms.EmailField(
         label="Email",
         max_length=254,
@@ -29,7 +35,9 @@ class LoginForm(AuthenticationForm):
     password = forms.CharField(
         label="Password",
         strip=False,
+        required=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Your organisation signs in through single sign-on? Leave it empty.",
     )
     error_messages = {
         "invalid_login": "That e-mail address and password do not match. Check both and try again.",
@@ -38,11 +46,26 @@ class LoginForm(AuthenticationForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.sso = None
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", "Log in", css_class="w-100"))
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().lower()
+
+    def clean(self):
+        email = self.cleaned_data.get("username")
+        if not email:
+            return self.cleaned_data
+        if not self.cleaned_data.get("password"):
+            self.sso = sso_for_email(email)
+            if self.sso is None:
+                self.add_error("password", "Enter your password.")
+            return self.cleaned_data
+        refusal = sso_only_refusal(email)
+        if refusal:
+            raise forms.ValidationError(refusal, code="sso_only")
+        return super().clean()
 
 
 class PasswordLinkForm(PasswordResetForm):
@@ -264,6 +287,15 @@ class TenantSettingsForm(_AdminForm):
         help_text=(
             "A user who must set up a payment profile and has not is e-mailed a reminder "
             "1, 3 and 7 days after their account was created, and no more."
+        ),
+    )
+    admins_must_use_two_factor = forms.BooleanField(
+        label="Admins must use two-factor sign-in",
+        required=False,
+        help_text=(
+            "When on, an admin opens the admin area only after setting up an authenticator "
+            "app or a security key, and gives it at every sign-in. Changing this, or turning "
+            "the payment profile requirement off, asks for your second factor again."
         ),
     )
     card_grace_days = _setting_number(

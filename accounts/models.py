@@ -49,6 +49,19 @@ class Tenant(models.Model):
         default=7,
         validators=_in_range("card_grace_days"),
     )
+    # Sign-in (identity/): admins must have a second factor before the admin area; a
+    # user added at a first SSO sign-in gets the default plan (none: bundles only).
+    admins_must_use_two_factor = models.BooleanField(
+        "Admins must use two-factor sign-in", default=False
+    )
+    default_plan = models.ForeignKey(
+        "Plan",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="Default plan",
+    )
     # How many users the tenant has: the "122 users" of the Users page, read with the
     # request's user (its tenant is joined in) instead of counting the tenant's users
     # on every page (bench/results.md has what that cost).

@@ -143,6 +143,7 @@ class RequestCharsetMiddleware:
 # --- Response headers ----------------------------------------------------------
 
 # Browser features the app never uses, refused to the page and to anything framed in it.
+# (Not publickey-credentials-get: security keys and passkeys sign in with it.)
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"
     for feature in (
@@ -161,7 +162,6 @@ PERMISSIONS_POLICY = ", ".join(
         "midi",
         "payment",
         "picture-in-picture",
-        "publickey-credentials-get",
         "screen-wake-lock",
         "serial",
         "usb",

@@ -164,6 +164,7 @@ def tenant_update_settings(
     pending_digest_after_hours: int | None = None,
     setup_reminders: bool | None = None,
     card_grace_days: int | None = None,
+    admins_must_use_two_factor: bool | None = None,
 ) -> Tenant:
     """Switch the payment-profile requirement for users on paid subscription plans,
     set the time zone the tenant's times are shown in, and what the scheduled jobs
@@ -185,7 +186,11 @@ def tenant_update_settings(
             if not low <= value <= high:
                 raise AccountError(f"Enter a number from {low} to {high}.", field=field)
             setattr(tenant, field, value)
-    for field, value in (("pending_digest", pending_digest), ("setup_reminders", setup_reminders)):
+    for field, value in (
+        ("pending_digest", pending_digest),
+        ("setup_reminders", setup_reminders),
+        ("admins_must_use_two_factor", admins_must_use_two_factor),
+    ):
         if value is not None:
             setattr(tenant, field, value)
     tenant.save(
@@ -196,6 +201,7 @@ def tenant_update_settings(
             "pending_digest_after_hours",
             "setup_reminders",
             "card_grace_days",
+            "admins_must_use_two_factor",
         ]
     )
     return tenant

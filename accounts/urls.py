@@ -1,10 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
+from django.views.decorators.http import require_POST
 
 from accounts import views
 from accounts.forms import PasswordLinkForm, ThrottledPasswordChangeForm
 from accounts.holds import PAYMENT_PROFILE, TERMS, open_while
 from accounts.security import PasswordChangeView
+from identity.sign_in import log_out
 
 app_name = "accounts"
 
@@ -16,7 +18,8 @@ open_at_gate = open_while(PAYMENT_PROFILE)
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", always_open(views.LoginView.as_view()), name="login"),
-    path("logout/", always_open(auth_views.LogoutView.as_view()), name="logout"),
+    # Ends our session, and the identity provider's where it can (identity/sign_in.py).
+    path("logout/", always_open(require_POST(log_out)), name="logout"),
     path("terms/", views.terms, name="terms"),
     path("account/", views.account, name="account"),
     # Admin area

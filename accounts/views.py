@@ -26,12 +26,24 @@ from accounts.services import AccountError
 from accounts.tokens import api_token_create as api_token_create_service
 from accounts.tokens import api_token_revoke as api_token_revoke_service
 from accounts.tokens import token_for_admin, tokens_for_admin
+from identity.policy import has_device, sudo_refusal, sudo_required
+from identity.selectors import sso_names
+from identity.sign_in import password_signed_in, sso_begin
 
 
 class LoginView(auth_views.LoginView):
+    """Our login page, the one way in: the password checked by Django (throttled by
+    django-axes), then allauth's login stages (the second factor of anyone who has
+    set one up); or, for an address whose domain has SSO, on to its provider."""
+
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def form_valid(self, form: LoginForm) -> HttpResponse:
+        if form.sso is not None:
+            return sso_begin(self.request, form.sso, next_url=self.get_success_url())
+        return password_signed_in(self.request, form.get_user(), next_url=self.get_success_url())
 
 
 @login_required
@@ -61,7 +73,15 @@ def terms(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/account.html", {"nav": "account"})
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "nav": "account",
+            "two_factor_on": has_device(request.user),
+            "sso_accounts": sso_names(request.user),
+        },
+    )
 
 
 # --- Admin area ---------------------------------------------------------------
@@ -186,10 +206,19 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
             "pending_digest_after_hours": tenant.pending_digest_after_hours,
             "setup_reminders": tenant.setup_reminders,
             "card_grace_days": tenant.card_grace_days,
+            "admins_must_use_two_factor": tenant.admins_must_use_two_factor,
         },
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        # Sudo acts: turning the payment requirement off, changing two-factor's rule.
+        two_factor = data["admins_must_use_two_factor"]
+        if (tenant.require_payment_profile and not data["require_payment_profile"]) or (
+            two_factor != tenant.admins_must_use_two_factor
+        ):
+            refusal = sudo_refusal(request)
+            if refusal:
+                return refusal
         try:
             services.tenant_update_settings(
                 tenant=tenant,
@@ -199,6 +228,7 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
                 pending_digest_after_hours=data["pending_digest_after_hours"],
                 setup_reminders=data["setup_reminders"],
                 card_grace_days=data["card_grace_days"],
+                admins_must_use_two_factor=two_factor,
             )
         except AccountError as error:
             _form_error(form, error)
@@ -232,6 +262,7 @@ def api_token_list(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_admin_required
+@sudo_required
 @require_http_methods(["GET", "POST"])
 def api_token_create(request: HttpRequest) -> HttpResponse:
     """New token. The POST answers with the token itself, once, rather than a

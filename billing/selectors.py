@@ -47,6 +47,8 @@ ACT_LABELS = {
     "card_update": "Card updated",
     "card_detach": "Card removed",
     "card_setup_fail": "Card not confirmed",
+    "sso_signup": "Added at a first SSO sign-in",
+    "sso_link": "First signed in through SSO",
 }
 # The acts only the system does (the scheduled jobs): logged with no one as `by`, and
 # shown as done by "the system".

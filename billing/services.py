@@ -122,6 +122,18 @@ def _log(profile: PaymentProfile, *, by: User | None, act: str, description: str
 _NOT_COMPARED = frozenset({"stripe_payment_method_id", "card_updated_at"})
 
 
+def payment_profile_log_sign_in(*, user: User, act: str, description: str) -> None:
+    """Note in the user's profile history how they sign in (identity/: "sso_signup",
+    added at a first SSO sign-in; "sso_link", an existing user's first SSO sign-in),
+    so the history says who came in through SSO. The state stays as it is."""
+    if act not in SIGN_IN_ACTS:
+        raise ValueError(f"not a sign-in act: {act!r}")
+    _log(PaymentProfile.objects.get(user=user), by=user, act=act, description=description)
+
+
+SIGN_IN_ACTS = ("sso_signup", "sso_link")
+
+
 def _comparable(details: dict) -> dict:
     return {field: value for field, value in details.items() if field not in _NOT_COMPARED}
 

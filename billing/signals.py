@@ -23,7 +23,9 @@ from django.dispatch import receiver
 
 from accounts.models import Plan, Tenant
 from billing.models import PaymentProfile, State
+from billing.services import payment_profile_log_sign_in
 from billing.standing import needs_profile
+from identity.signals import signed_in_through_sso
 
 # A user's save that names its fields changes the profile's copies only through these.
 _USER_FIELDS = {"tenant", "plan"}
@@ -83,3 +85,9 @@ def refresh_sort_keys_of_tenant(sender, instance, created: bool, raw: bool, **kw
         held=not needs_profile(required=instance.require_payment_profile, plan_kind=paid),
         user__plan__kind=paid,
     ).exclude(state=State.ACTIVE).refresh_sort_keys()
+
+
+@receiver(signed_in_through_sso, dispatch_uid="billing.note_sso_sign_in")
+def note_sso_sign_in(sender, user, act: str, description: str, **kwargs) -> None:
+    # Here, not in identity: the history is billing's (identity never imports billing).
+    payment_profile_log_sign_in(user=user, act=act, description=description)

@@ -79,8 +79,17 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",  # the API's Swagger UI files (static/ninja/)
+    # Sign-in (identity/): allauth's accounts, its OpenID Connect and SAML providers
+    # (configured per tenant in the database as SocialApps) and its two-factor app.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
+    "allauth.mfa",
     "accounts",
     "billing",
+    "identity",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +110,10 @@ MIDDLEWARE = [
     # axes); after the middleware that put headers on every response, the 400 too.
     "accounts.security.RequestCharsetMiddleware",
     "axes.middleware.AxesMiddleware",
+    # allauth's sign-in state (its login stages, the request for its adapters).
+    "allauth.account.middleware.AccountMiddleware",
+    # Superusers' second factor before /django-admin/ (identity/policy.py).
+    "identity.policy.SuperuserTwoFactorMiddleware",
     "accounts.holds.HoldMiddleware",
 ]
 
@@ -193,6 +206,54 @@ else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
     AXES_IPWARE_PROXY_COUNT = None
 AXES_VERBOSE = False
+
+# --- Sign-in through allauth: SSO per tenant and two-factor (identity/) -------------
+# Our own login page (accounts.views.LoginView) stays the way in; allauth supplies the
+# identity providers' protocols, the two-factor devices and its login stages. Nobody
+# signs up on their own: users are added by an admin, or at a first SSO sign-in when
+# the tenant allows it (identity.adapters).
+ACCOUNT_ADAPTER = "identity.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "identity.adapters.SocialAccountAdapter"
+MFA_ADAPTER = "identity.adapters.MFAAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+# A sudo act (identity.policy.sudo_required) asks for the second factor again when the
+# last one is older than this (seconds).
+SUDO_MAX_AGE = env_int("SUDO_MAX_AGE_MINUTES", 15) * 60
+ACCOUNT_REAUTHENTICATION_METHODS = ["mfa"]
+ACCOUNT_REAUTHENTICATION_TIMEOUT = SUDO_MAX_AGE
+# Wrong codes are counted by django-axes, as wrong passwords are (identity/forms.py),
+# in the database for every process; allauth's own limits live in a per-process cache.
+ACCOUNT_RATE_LIMITS = False
+SOCIALACCOUNT_ENABLED = True
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_PROVIDERS = {
+    # OpenID Connect with a nonce, PKCE and the ID token's signature always checked.
+    "openid_connect": {
+        "provider_class": "identity.oidc.TenantOIDCProvider",
+        "OAUTH_PKCE_ENABLED": True,
+    },
+    "saml": {"provider_class": "identity.saml.TenantSAMLProvider"},
+}
+# Outgoing calls to identity providers (discovery, keys, tokens, SAML metadata).
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env_int("SSO_REQUESTS_TIMEOUT", 10)
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "CloudCenter")
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_PASSKEY_SIGNUP_ENABLED = False
+MFA_FORMS = {
+    "authenticate": "identity.forms.ThrottledAuthenticateForm",
+    "reauthenticate": "identity.forms.ThrottledReauthenticateForm",
+}
+# WebAuthn needs a secure origin; http://127.0.0.1 and localhost count as one for
+# browsers, and allauth is told so only with DEBUG on (development and tests).
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

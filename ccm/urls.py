@@ -10,6 +10,9 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("billing.urls")),
+    path("", include("identity.urls")),
+    # allauth's views (two-factor, the identity providers' answers) under allauth's names.
+    path("", include("identity.allauth_urls")),
     # The API (billing/api.py): tokens only, JSON; schema and docs under it.
     path("api/v1/", api.urls),
 ]

@@ -37,6 +37,7 @@ from tests.helpers import (
     card_post,
     changed_tables,
     client_for,
+    client_with_second_factor,
     db_snapshot,
     make_user,
 )
@@ -258,7 +259,7 @@ def test_the_card_form_never_fails_and_never_echoes_what_was_sent(
 
 @pytest.fixture
 def alice_client(alice, bob, betty, dora, charlie) -> Client:
-    return client_for(alice)
+    return client_with_second_factor(alice)  # the settings' sudo acts need it
 
 
 @HOSTILE_SETTINGS

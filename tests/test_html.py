@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from allauth.socialaccount.models import SocialApp
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_fsm_log.models import StateLog
 
 from accounts.models import User
@@ -25,7 +27,18 @@ from billing.services import (
     payment_profile_deactivate,
     payment_profile_submit,
 )
-from tests.helpers import INVOICE_POST, PASSWORD, bulk_users, card_post, make_user, stripe_card
+from identity.models import SsoDomain, TenantSso
+from identity.services import SAML_ADVANCED
+from tests.helpers import (
+    INVOICE_POST,
+    PASSWORD,
+    bulk_users,
+    card_post,
+    client_for,
+    client_with_second_factor,
+    make_user,
+    stripe_card,
+)
 from tests.test_security import APP_URLS, ROLES, path_of
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "html"
@@ -52,6 +65,26 @@ BAD_POSTS = [
     # A card the processor did not confirm (the page's card box shows the refusal).
     ("bob", "billing:profile_edit", card_post("seti_notconfirmed")),
     ("bob", "billing:profile_edit", {**INVOICE_POST, "country": "DE", "tax_id": "DE1"}),
+    ("anonymous", "accounts:login", {"username": "nobody@nowhere.example", "password": ""}),
+    # An address of acme's confirmed domain: on to its IdP, from a page.
+    ("anonymous", "accounts:login", {"username": "new@acme.example", "password": ""}),
+    ("anonymous", "accounts:login", {"username": "bob@acme.example", "password": "x"}),  # SSO only
+    ("alice+2fa", "identity:sso_oidc", {"issuer": "not a url", "client_id": ""}),
+    ("alice+2fa", "identity:sso_saml", {"metadata_url": "", "metadata_xml": "<nonsense"}),
+    ("alice+2fa", "identity:sso_options", {"first_sign_in": "", "sso_only": "on"}),
+    ("alice+2fa", "identity:domain_add", {"domain": "not a domain"}),
+    ("bob", "mfa_activate_totp", {"code": "000000"}),
+    ("root", "mfa_reauthenticate", {"code": "000000"}),
+]
+
+# The pages of sudo acts, for an admin who gave a second factor just now.
+SUDO_PAGES = [
+    "identity:sso_oidc",
+    "identity:sso_saml",
+    "identity:sso_options",
+    "identity:sso_remove",
+    "identity:domain_add",
+    "accounts:api_token_create",
 ]
 
 
@@ -67,6 +100,7 @@ def cast(alice, bob, betty, dora, charlie, bundle) -> dict[str, User | None]:
     payment_profile_submit(user=betty, method=Method.CREDIT_CARD, details={}, card=card)
     root = User.objects.create_superuser(email="root@ops.example", password=PASSWORD, name="Root")
     terry = make_user("terry@acme.example", alice.tenant, terms=False, name="Terry Terms")
+    claim = sso_set_up(alice)
     return {
         "anonymous": None,
         "bob": bob,
@@ -74,14 +108,44 @@ def cast(alice, bob, betty, dora, charlie, bundle) -> dict[str, User | None]:
         "charlie": charlie,
         "root": root,
         "terry": terry,
+        "claim": claim,
     }
 
 
+def sso_set_up(alice: User, *, sso_only: bool = True) -> SsoDomain:
+    """Acme signs in through SAML (its IdP's metadata as it was read), SSO only with
+    alice as break-glass admin; acme.example is confirmed, acme.test waits."""
+    app = SocialApp.objects.create(
+        provider="saml",
+        provider_id="acme",
+        client_id="acme",
+        name="Acme sign-in",
+        settings={
+            "idp": {
+                "entity_id": "https://idp.acme.example/",
+                "x509cert": "MIIB",
+                "sso_url": "https://idp.acme.example/sso",
+            },
+            "advanced": SAML_ADVANCED,
+            "parsed_idp": {
+                "entity_id": "https://idp.acme.example/",
+                "sso_url": "https://idp.acme.example/sso",
+                "slo_url": "",
+            },
+        },
+    )
+    sso = TenantSso.objects.create(
+        tenant=alice.tenant, protocol="saml", app=app, first_sign_in="create", sso_only=sso_only
+    )
+    sso.break_glass.set([alice])
+    SsoDomain.objects.create(
+        tenant=alice.tenant, domain="acme.example", confirmed_at=timezone.now()
+    )
+    return SsoDomain.objects.create(tenant=alice.tenant, domain="acme.test")
+
+
 def client_as(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
+    return client_for(user)  # an operator with his second factor, as he signs in
 
 
 def is_page(response) -> bool:
@@ -160,9 +224,17 @@ def collect(cast: dict, folder: Path) -> list[Path]:
         second = client_as(cast["alice"]).get(path + older)
         assert b"Newer</a>" in second.content, name
         save(f"{name}-second-page", second.content.decode())
+    sudo = client_with_second_factor(cast["alice"])
+    for name in SUDO_PAGES:
+        response = sudo.get(reverse(name))
+        assert response.status_code == 200, name
+        save(f"{name}-sudo", response.content.decode())
+    response = sudo.get(reverse("identity:domain_remove", args=[cast["claim"].pk]))
+    save("identity-domain_remove-sudo", response.content.decode())
     for who, name, data in BAD_POSTS:
         args = [bob_pk] if name in ("accounts:user_plan", "billing:profile_deactivate") else []
-        response = client_as(cast[who]).post(reverse(name, args=args), data)
+        client = sudo if who == "alice+2fa" else client_as(cast[who])
+        response = client.post(reverse(name, args=args), data)
         assert response.status_code == 200, f"{name} as {who}: expected the form again"
         save(f"{name}-{who}-errors", response.content.decode())
     return written

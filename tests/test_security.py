@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlencode
 
 import pytest
 from axes.models import AccessAttempt
@@ -25,6 +26,7 @@ from accounts.models import User
 from accounts.tokens import api_token_create
 from billing.bulk import bulk_start
 from billing.models import PaymentProfile, State
+from identity.models import SsoDomain
 from tests.helpers import INVOICE_POST, PASSWORD, client_for, db_snapshot, operator_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -78,11 +80,12 @@ CSRF_EXEMPT = {"billing:stripe_webhook"}
 
 @pytest.mark.parametrize("who", ["anonymous", "bob", "alice"])
 def test_it_refuses_every_post_without_a_csrf_token(world, who):
-    """No view of ours but Stripe's webhook is CSRF-exempt: a POST without the token is
-    refused with the styled page and changes nothing, whoever sends it."""
+    """No view of ours is CSRF-exempt but Stripe's webhook and SAML's bindings (below):
+    a POST without the token is refused with the styled page and changes nothing,
+    whoever sends it."""
     checked = 0
     for name, route, pattern in app_url_patterns():
-        if name in CSRF_EXEMPT:
+        if name in CSRF_EXEMPT | SAML_BINDINGS:
             continue
         client = Client(enforce_csrf_checks=True)
         if who != "anonymous":
@@ -120,6 +123,22 @@ def test_it_accepts_the_same_post_with_the_token(world):
     # bob's profile is active: his new details wait beside it for approval.
     change = PaymentProfile.objects.get(user=world["bob"]).pending_change
     assert change is not None and change.company_name == INVOICE_POST["company_name"]
+
+
+# The identity provider posts its SAML answer (ACS) and logout messages (SLS) from its
+# own site: they cannot carry our CSRF token. They are signed by the IdP instead
+# (python3-saml checks), and the ACS only keeps the answer for the next, same-site
+# step; tests/identity/test_hostile.py forges such posts.
+SAML_BINDINGS = {"saml_acs", "saml_sls"}
+
+
+def test_the_webhook_and_saml_bindings_are_the_only_csrf_exempt_views():
+    exempt = {
+        name
+        for name, _route, pattern in app_url_patterns()
+        if getattr(pattern.callback, "csrf_exempt", False)
+    }
+    assert exempt == CSRF_EXEMPT | SAML_BINDINGS
 
 
 # --- Request bodies in charsets Django cannot read ---------------------------------
@@ -382,7 +401,8 @@ def test_a_superuser_still_logs_in_to_the_django_admin(db):
     client = Client()
     response = _admin_log_in(client, "Root@OPS.example", PASSWORD)
     assert (response.status_code, response["Location"]) == (302, "/django-admin/")
-    assert client.get("/django-admin/").status_code == 200
+    # Then his second factor (tests/identity/test_two_factor.py): set it up first.
+    assert client.get("/django-admin/")["Location"].startswith(reverse("mfa_index"))
 
 
 def _change_password(client: Client, old: str, path: str = PASSWORD_CHANGE):
@@ -635,6 +655,8 @@ H = "→ home"  # 302 to the dashboard
 B = "→ bulk"  # 302 to a bulk action's page
 USERS = "/admin/users/"
 T = "/admin/api-tokens/"
+SU = "→ set up two-factor"  # 302 to Account > Two-factor sign-in, coming back here
+SAML_FINISH = "/sso/saml/x/acs/finish/"
 
 # name: {method: (anonymous, bob, alice, charlie, root)}. bob's profile is pending, so
 # bob is held at the gate; root is a superuser with no tenant (he runs the
@@ -674,7 +696,8 @@ EXPECTED: dict[str, dict[str, tuple]] = {
     "accounts:password_reset_complete": {"GET": (200,) * 5, "POST": (405,) * 5},
     "accounts:api_token_list": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
     # The POST makes the token and shows it once, on the page it answers with.
-    "accounts:api_token_create": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 200, 200, 403)},
+    # A sudo act: alice and charlie set up a second factor first.
+    "accounts:api_token_create": {"GET": (L, 403, SU, SU, 403), "POST": (L, 403, SU, SU, 403)},
     "accounts:api_token_revoke": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, T, 404, 403)},
     "billing:profile_edit": {
         "GET": (L, 200, 200, 200, 200),
@@ -726,6 +749,64 @@ EXPECTED: dict[str, dict[str, tuple]] = {
     "billing:bulk_confirm": {"GET": (L, 403, 400, 400, 403), "POST": (L, 403, B, USERS, 403)},
     "billing:bulk_detail": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, 405, 404, 403)},
     "billing:bulk_progress": {"GET": (L, 403, 200, 404, 403), "POST": (L, 403, 405, 404, 403)},
+    # identity/: Admin > Sign-in. Every change there is a sudo act: alice and charlie
+    # have no second factor yet, so they are sent to set one up (SU) first.
+    "identity:sso_settings": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
+    **{
+        f"identity:{name}": {"GET": (L, 403, SU, SU, 403), "POST": (L, 403, SU, SU, 403)}
+        for name in ("sso_oidc", "sso_saml", "sso_options", "sso_remove", "domain_add")
+    },
+    # acme's claim: a stranger's is a 404 before any second factor is asked for.
+    "identity:domain_remove": {"GET": (L, 403, SU, 404, 403), "POST": (L, 403, SU, 404, 403)},
+    # allauth's names for our own login and logout (the same views).
+    "account_login": {"GET": (200, H, H, H, H), "POST": (H, H, H, H, H)},
+    "account_logout": {"GET": (405,) * 5, "POST": (LOGIN,) * 5},
+    # Two-factor sign-in, open at the gate too. root has an authenticator app.
+    "mfa_index": {"GET": (L, 200, 200, 200, 200), "POST": (L, 405, 405, 405, 405)},
+    # Only in the middle of a sign-in: otherwise back to the login page (→ home).
+    "mfa_authenticate": {"GET": (LOGIN, H, H, H, H), "POST": (LOGIN, H, H, H, H)},
+    # Asking for the second factor again: only who has one.
+    "mfa_reauthenticate": {"GET": (L, 403, 403, 403, 200), "POST": (L, 403, 403, 403, 200)},
+    "mfa_reauthenticate_webauthn": {
+        "GET": (L, 403, 403, 403, "/account/two-factor/reauthenticate/"),
+        "POST": (L, 403, 403, 403, "/account/two-factor/reauthenticate/"),
+    },
+    "mfa_activate_totp": {
+        "GET": (L, 200, 200, 200, "/account/two-factor/app/deactivate/"),
+        "POST": (L, 200, 200, 200, "/account/two-factor/app/deactivate/"),
+    },
+    "mfa_deactivate_totp": {
+        "GET": (L, 404, 404, 404, 200),
+        "POST": (L, 404, 404, 404, "/account/two-factor/"),
+    },
+    # Nobody here has recovery codes (root's app was set up without them).
+    "mfa_view_recovery_codes": {"GET": (L, 404, 404, 404, 404), "POST": (L, 405, 405, 405, 405)},
+    "mfa_generate_recovery_codes": {
+        "GET": (L, 200, 200, 200, 200),
+        "POST": (L, 200, 200, 200, "/account/two-factor/recovery-codes/"),
+    },
+    "mfa_download_recovery_codes": {
+        "GET": (L, 404, 404, 404, 404),
+        "POST": (L, 404, 404, 404, 404),
+    },
+    "mfa_list_webauthn": {"GET": (L, 200, 200, 200, 200), "POST": (L, 405, 405, 405, 405)},
+    # No security key yet: the form, sent back without a key's answer.
+    "mfa_add_webauthn": {"GET": (L, 200, 200, 200, 200), "POST": (L, 200, 200, 200, 200)},
+    # bob's id is nobody's key.
+    "mfa_edit_webauthn": {"GET": (L, 404, 404, 404, 404), "POST": (L, 404, 404, 404, 404)},
+    "mfa_remove_webauthn": {"GET": (L, 404, 404, 404, 404), "POST": (L, 404, 404, 404, 404)},
+    # The identity providers' answers, for a tenant slug nobody has ("x"). The ACS only
+    # keeps what was posted and sends the browser on (SAML's POST binding comes from
+    # the IdP's site: see test_saml_bindings_are_the_only_csrf_exempt_views).
+    "openid_connect_login": {"GET": (404,) * 5, "POST": (404,) * 5},
+    "openid_connect_callback": {"GET": (404,) * 5, "POST": (404,) * 5},
+    "saml_acs": {"GET": (SAML_FINISH,) * 5, "POST": (SAML_FINISH,) * 5},
+    "saml_finish_acs": {"GET": (404,) * 5, "POST": (404,) * 5},
+    "saml_login": {"GET": (404,) * 5, "POST": (404,) * 5},
+    "saml_metadata": {"GET": (404,) * 5, "POST": (404,) * 5},
+    "saml_sls": {"GET": (404,) * 5, "POST": (404,) * 5},
+    "socialaccount_login_cancelled": {"GET": (200,) * 5, "POST": (405,) * 5},
+    "socialaccount_login_error": {"GET": (401,) * 5, "POST": (405,) * 5},
     "billing:activity": {"GET": (L, 403, 200, 200, 403), "POST": (L, 403, 405, 405, 403)},
     "billing:activity_export": {
         "GET": (L, 403, 200, 200, 403),
@@ -741,6 +822,7 @@ def post_data(name: str, cast: dict) -> dict:
     """A valid form for each URL, so that where the POST is allowed it really acts."""
     data = {
         "accounts:login": {"username": "alice@acme.example", "password": PASSWORD},
+        "account_login": {"username": "alice@acme.example", "password": PASSWORD},
         "accounts:terms": {"accept": "on"},
         "accounts:user_create": {"name": "New Person", "email": "new@new.example", "plan": ""},
         "accounts:user_plan": {"plan": cast["bundle"].pk},
@@ -779,6 +861,7 @@ def cast(alice, bob, dora, charlie, bundle, make_profile):
         "bundle": bundle,
         "token": api_token_create(admin=alice, name="ERP", expires_at=None).token,
         "bulk": bulk_start(actor=alice, act="activate", user_ids=[bob.pk], token=BULK_TOKEN)[0],
+        "claim": SsoDomain.objects.create(tenant=alice.tenant, domain="acme.example"),
     }
 
 
@@ -810,23 +893,27 @@ def test_every_url_answers_every_role_as_expected(cast, name, who, method):
         "accounts:api_token_revoke": cast["token"].pk,
         "billing:bulk_detail": cast["bulk"].pk,
         "billing:bulk_progress": cast["bulk"].pk,
+        "identity:domain_remove": cast["claim"].pk,
     }.get(name, cast["bob"].pk)
     path = path_of(route, pattern, pk)
     expected = EXPECTED[name][method][ROLES.index(who)]
-    client = Client()
-    if cast[who] is not None:
-        client.force_login(cast[who])
+    client = client_for(cast[who])  # root: with his second factor, as operators sign in
 
     before = db_snapshot()
     response = client.get(path) if method == "GET" else client.post(path, post_data(name, cast))
 
     location = response.get("Location", "")
-    if expected == L:
-        assert (response.status_code, location) == (302, f"{LOGIN}?next={path}")
+    if expected == L:  # (allauth's views quote the path: the same URL)
+        assert (response.status_code, unquote(location)) == (302, f"{LOGIN}?next={path}")
     elif expected == G:
         assert (response.status_code, location) == (302, reverse("billing:gate"))
     elif expected == H:
         assert (response.status_code, location) == (302, reverse("accounts:home"))
+    elif expected == SU:
+        assert (response.status_code, location) == (
+            302,
+            f"{reverse('mfa_index')}?{urlencode({'next': path})}",
+        )
     elif expected == B:
         assert (response.status_code, location) == (
             302,
@@ -839,7 +926,9 @@ def test_every_url_answers_every_role_as_expected(cast, name, who, method):
 
     acted = method == "POST" and isinstance(expected, str) and expected.startswith("/")
     # A successful log-in stamps last_login: that is the POST doing its job.
-    acted = acted or (method == "POST" and name == "accounts:login" and who == "anonymous")
+    acted = acted or (
+        method == "POST" and name in ("accounts:login", "account_login") and who == "anonymous"
+    )
     acted = acted or (name == "accounts:api_token_create" and response.status_code == 200)
     if not acted:
         # Refused, redirected away or only shown: nothing may have changed.
@@ -862,8 +951,7 @@ def test_it_answers_404_for_a_user_that_does_not_exist(cast, name, method):
 
 
 def test_a_superuser_runs_the_installation_from_the_django_admin(cast, make_profile):
-    client = Client()
-    client.force_login(cast["root"])
+    client = client_for(cast["root"])
     profile = PaymentProfile.objects.get(user=cast["bob"])
     for path in (
         "/django-admin/",
@@ -914,9 +1002,7 @@ def test_only_a_superuser_gets_into_the_django_admin(cast, who):
     assert len(paths) > 10
     refused = refused_add_pages()
     assert reverse("admin:billing_paymentprofile_add") in refused
-    client = Client()
-    if cast[who] is not None:
-        client.force_login(cast[who])
+    client = client_for(cast[who])
     for path in paths:
         response = client.get(path)
         if who == "root":

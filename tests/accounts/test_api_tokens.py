@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.models import ApiToken
 from accounts.tokens import api_token_create
-from tests.helpers import client_for
+from tests.helpers import client_with_second_factor as client_for
 
 
 def test_it_makes_a_token_shown_once_and_stored_hashed(alice):

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.models import Tenant
-from tests.helpers import client_for
+from tests.helpers import client_with_second_factor as client_for
 
 URL = reverse("accounts:tenant_settings")
 LABEL = "Require users on paid subscription plans to set up a payment profile"

@@ -9,8 +9,10 @@ the error summary of a form sent back) is in test_keyboard.py."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pyotp
 import pytest
 from django_fsm_log.models import StateLog
 from playwright.sync_api import BrowserContext, Page, expect
@@ -30,6 +32,7 @@ from tests.e2e.test_card_expiry import on_expiring_card
 from tests.e2e.test_card_payment import DECLINED_LOAD, type_card
 from tests.helpers import INVOICE_POST, bulk_users, make_user
 from tests.processor import DECLINED
+from tests.test_html import sso_set_up
 
 REPORT = ROOT / "artifacts" / "a11y"
 
@@ -94,7 +97,68 @@ def people(alice: User, bob: User, acme, paid_plan) -> dict[str, User]:
     # Fran's card expires soon: the banner on her pages.
     fran = make_user("fran@acme.example", acme, plan=paid_plan, name="Fran Card")
     on_expiring_card(fran)
+    sso_set_up(alice, sso_only=False)
     return {"alice": alice, "bob": bob, "carol": carol, "terry": terry, "dave": dave}
+
+
+def two_factor_walk(admin: Page, check, context) -> None:
+    """Alice sets up an authenticator app (its page, a wrong code, her recovery codes),
+    looks at security keys, signs in again with a code, and is asked again."""
+    admin.goto("/account/two-factor/")
+    check(admin, "two-factor sign-in, nothing set up")
+    admin.get_by_role("link", name="Set up an authenticator app").click()
+    check(admin, "set up an authenticator app")
+    secret = admin.locator("#totp-secret").inner_text()
+    admin.get_by_label("Code").fill("000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    admin.get_by_role("button", name="Turn on").click()
+    check(admin, "set up an authenticator app, wrong code")
+    admin.get_by_label("Code").fill(pyotp.TOTP(secret).now())
+    admin.get_by_role("button", name="Turn on").click()
+    expect(admin.get_by_role("heading", name="Recovery codes")).to_be_visible()
+    check(admin, "recovery codes")
+    for state, path in [
+        ("two-factor sign-in, app on", "/account/two-factor/"),
+        ("add a security key", "/account/two-factor/keys/add/"),
+        ("security keys", "/account/two-factor/keys/"),
+        ("new recovery codes", "/account/two-factor/recovery-codes/generate/"),
+        ("turn off the app", "/account/two-factor/app/deactivate/"),
+        ("asked again for the second factor", "/account/two-factor/reauthenticate/"),
+    ]:
+        admin.goto(path)
+        check(admin, state)
+    admin.get_by_role("button", name="Confirm").click()
+    check(admin, "asked again, no code")
+    again = context().new_page()
+    log_in(again, "alice@acme.example")
+    expect(again.get_by_role("heading", name="Two-factor sign-in")).to_be_visible()
+    check(again, "two-factor sign-in at login")
+    again.get_by_role("button", name="Sign in").click()
+    check(again, "two-factor sign-in at login, no code")
+    again.get_by_label("Code").fill(pyotp.TOTP(secret).now())
+    again.get_by_role("button", name="Sign in").click()
+    expect(again.get_by_role("heading", name="Welcome, Alice")).to_be_visible()
+
+
+def sign_in_walk(admin: Page, check) -> None:
+    """Admin > Sign-in: its overview with SAML set up, and every form with its errors
+    (the admin gave her second factor just now: these are sudo acts)."""
+    for state, path, button in [
+        ("sign-in settings", "/admin/sso/", None),
+        ("OpenID Connect set-up", "/admin/sso/oidc/", "Save"),
+        ("SAML set-up", "/admin/sso/saml/", "Save"),
+        ("sign-in options", "/admin/sso/options/", None),
+        ("add a domain", "/admin/sso/domains/add/", "Claim domain"),
+        ("remove single sign-on", "/admin/sso/remove/", None),
+        ("settings, two-factor rule", "/admin/settings/", None),
+    ]:
+        admin.goto(path)
+        check(admin, state)
+        if button:
+            admin.get_by_role("button", name=button).click()
+            check(admin, f"{state}, errors")
+    admin.goto("/admin/sso/")
+    admin.get_by_role("link", name=re.compile("^Remove acme.test")).click()
+    check(admin, "remove a domain")
 
 
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
@@ -134,6 +198,13 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     check(visitor, "password reset, invalid link")
     visitor.goto("/password-reset/complete/")
     check(visitor, "password reset complete")
+    visitor.goto("/login/")
+    visitor.get_by_label("Email").fill("nobody@nowhere.example")
+    visitor.get_by_role("button", name="Log in").click()
+    expect(visitor.get_by_text("Enter your password.").first).to_be_visible()
+    check(visitor, "login, no password and no SSO")
+    visitor.goto("/sso/cancelled/")
+    check(visitor, "SSO cancelled")
     visitor.goto("/no-such-page/")
     check(visitor, "not found")
     console_guard.forgive("the server responded with a status of 404")
@@ -218,6 +289,7 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     admin = context().new_page()
     log_in(admin, "alice@acme.example")
     check(admin, "dashboard")
+    two_factor_walk(admin, check, context)
     admin.goto("/admin/users/")
     check(admin, "users")
     menu = open_menu(admin, "bob@acme.example")
@@ -282,6 +354,7 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
     admin.get_by_role("button", name="OK").click()
     expect(admin.get_by_text("Payment profile of Carol Card deactivated.")).to_be_visible()
     check(admin, "users, after a deactivation")
+    sign_in_walk(admin, check)
     for state, path, button in [
         ("add user", "/admin/users/add/", "Add user"),
         ("add plan", "/admin/plans/add/", "Add plan"),
