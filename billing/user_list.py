@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from accounts.timezones import tenant_zone
-from billing.models import PaymentProfile, card_expiry_text
+from billing.models import PaymentProfile
 from billing.standing import AWAITING, STATUS_RANK, Method, status_filter_q, status_from_rank
 
 # The sortable columns of the Users page and the order each one means, as columns
@@ -363,7 +363,11 @@ USER_COLUMNS = (
     "Payment Method",
     "Profile Status",
     "Card",
-    "Card Expiry",
+    # The expiry as two numbers: "12/31" as one cell is a date to LibreOffice and
+    # Excel (31 December), while "06/32" stays text, and Excel takes "2031-12" for
+    # December 2031's first day. A month and a year are numbers in every spreadsheet.
+    "Card Expiry Month",
+    "Card Expiry Year",
     "Last Changed",
     "Admin",
 )
@@ -394,7 +398,8 @@ def user_csv_rows(users: QuerySet[User], tenant: Tenant) -> Iterator[list[str]]:
     """Each of `users` (as user_list_for_admin gives them) as a row of USER_COLUMNS,
     in the words the Users page uses, the status from the same copy the page reads.
     One query, read ROWS_PER_FETCH rows at a time. Times are ISO 8601 in the
-    tenant's zone, with the offset; a card is its brand, last four and expiry."""
+    tenant's zone, with the offset; a card is its brand, last four and expiry (month and
+    year, each a number)."""
     zone = tenant_zone(tenant)
     methods = dict(Method.choices)
     rows = users.values_list(*_CSV_VALUES).iterator(chunk_size=ROWS_PER_FETCH)
@@ -420,7 +425,8 @@ def user_csv_rows(users: QuerySet[User], tenant: Tenant) -> Iterator[list[str]]:
             methods[method] if method else "Not set up",
             status_from_rank(rank).label,
             f"{brand} ending in {last4}" if card and last4 else "",
-            card_expiry_text(month, year) if card else "",
+            str(month) if card and month else "",
+            str(year) if card and year else "",
             at.astimezone(zone).isoformat(timespec="seconds") if at else "",
             "yes" if is_admin else "no",
         ]
