@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django_countries import countries
@@ -408,28 +411,76 @@ class KeyPageForm(forms.Form):
         return data
 
 
-DATE_FORMAT_HINT = "Enter the date as YYYY-MM-DD, for example 2026-11-26."
+# The days the activity log's filter takes: every day a log entry can have, with a
+# margin at each end, so that the start of a day in any zone (and the day after the
+# last) is still a datetime (9999-12-31 gave an OverflowError).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
+def day_in_words(day: date) -> str:
+    """ "26 November 2026": how a date is said in a message, since the date inputs
+    show each browser's own format, not ours."""
+    return date_format(day, "j F Y")
+
+
+class _Day(forms.DateField):
+    """A day of the activity filter, as ``<input type="date">`` sends it (always
+    year-month-day, whatever the browser shows); its error says what came and what to
+    pick, never a format to type."""
+
+    def __init__(self, which: str) -> None:
+        super().__init__(required=False, input_formats=["%Y-%m-%d"])
+        self.which = which
+
+    def to_python(self, value):
+        try:
+            day = super().to_python(value)
+        except ValidationError:
+            shown = str(value)[:30] + ("…" if len(str(value)) > 30 else "")
+            raise ValidationError(
+                f"The {self.which} date ({shown}) is not a day of the calendar: pick one "
+                "in the date field.",
+                code="invalid",
+            ) from None
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise ValidationError(
+                f"The {self.which} date ({day_in_words(day)}) is outside this log: pick "
+                f"a day from {day_in_words(FIRST_DAY)} to {day_in_words(LAST_DAY)}.",
+                code="out_of_range",
+            )
+        return day
 
 
 class ActivityFilterForm(KeyPageForm):
     """The activity log's filters (also its CSV export's): act, user (part of a name or
     e-mail: of the profile's owner or of who acted), and a date range in the tenant's
     zone, both days included. A wrong act or search is dropped like the Users page's;
-    a date that is not one, or a range that ends before it starts, is an error the
-    page shows (and lists nothing until it is fixed)."""
+    a date that is not one, one out of FIRST_DAY..LAST_DAY, or a range that ends
+    before it starts, is an error the page shows (and lists nothing until it is
+    fixed)."""
 
     act = _QueryParameter(max_length=30)
     user = _QueryParameter(max_length=100)
-    since = forms.DateField(
-        required=False,
-        input_formats=["%Y-%m-%d"],
-        error_messages={"invalid": DATE_FORMAT_HINT},
-    )
-    until = forms.DateField(
-        required=False,
-        input_formats=["%Y-%m-%d"],
-        error_messages={"invalid": DATE_FORMAT_HINT},
-    )
+    since = _Day("start")
+    until = _Day("end")
+
+    def _shown_day(self, name: str) -> str:
+        """What the page puts back into the `name` date input: the day that came, if it
+        is one (an ``<input type="date">`` holds a valid date or nothing; its error
+        message says what came instead)."""
+        try:
+            day = forms.DateField(input_formats=["%Y-%m-%d"]).to_python(self.data.get(name))
+        except ValidationError:
+            return ""
+        return day.isoformat() if day else ""
+
+    @property
+    def shown_since(self) -> str:
+        return self._shown_day("since")
+
+    @property
+    def shown_until(self) -> str:
+        return self._shown_day("until")
 
     def clean_act(self) -> str:
         act = self.cleaned_data["act"]
@@ -441,8 +492,8 @@ class ActivityFilterForm(KeyPageForm):
         if since and until and since > until:
             self.add_error(
                 "until",
-                f"The end date ({until:%Y-%m-%d}) is before the start date "
-                f"({since:%Y-%m-%d}): pick an end on or after the start.",
+                f"The end date ({day_in_words(until)}) is before the start date "
+                f"({day_in_words(since)}): pick an end on or after the start.",
             )
         return data
 

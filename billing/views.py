@@ -40,6 +40,8 @@ from billing.acts import ACTS, BULK_ACTS, REVIEW, Act, offered_acts, service_of
 from billing.bulk import bulk_claim, bulk_preview, bulk_process, bulk_result, bulk_start
 from billing.forms import (
     DEFAULT_PAGE_SIZE,
+    FIRST_DAY,
+    LAST_DAY,
     PAGE_SIZES,
     ActForm,
     ActivityFilterForm,
@@ -745,6 +747,8 @@ def activity(request: HttpRequest) -> HttpResponse:
             "export_query": urlencode({key: value for key, value in params.items() if value}),
             "filtered": any(params.values()),
             "act_choices": list(ACT_LABELS.items()),
+            "first_day": FIRST_DAY,
+            "last_day": LAST_DAY,
             "bad_cursor": form.bad_cursor,
             "nav": "admin",
             "admin_nav": "activity",

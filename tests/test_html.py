@@ -206,6 +206,8 @@ def collect(cast: dict, folder: Path) -> list[Path]:
         ("filtered", {"act": "deactivate", "user": "bob", "since": "2020-01-01"}),
         ("no-match", {"user": "nobody"}),
         ("date-errors", {"since": "2030-02-01", "until": "2030-01-01"}),
+        # A date that is not one is not put back into its <input type="date">.
+        ("bad-dates", {"since": "2030-13-45", "until": "9999-12-31"}),
         ("bad-cursor", {"before": "nonsense"}),
     ):
         response = client_as(cast["alice"]).get(activity, params)

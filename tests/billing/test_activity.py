@@ -208,9 +208,12 @@ def test_a_range_that_ends_before_it_starts_is_a_form_error(alice, acts):
     response = client_for(alice).get(URL, {"since": "2030-02-01", "until": "2030-01-01"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert "The end date (2030-01-01) is before the start date (2030-02-01)" in html
+    # The days in words: the date inputs show each browser's own format, not ours.
+    assert "The end date (1 January 2030) is before the start date (1 February 2030)" in html
     assert "Correct the dates above to see the activity." in html
     assert 'aria-invalid="true"' in html
+    # Both are days: they stay in their inputs.
+    assert 'value="2030-02-01"' in html and 'value="2030-01-01"' in html
     # The export of such a filter goes back to the page that says so.
     export = client_for(alice).get(EXPORT, {"since": "2030-02-01", "until": "2030-01-01"})
     assert export.status_code == 302
@@ -218,12 +221,50 @@ def test_a_range_that_ends_before_it_starts_is_a_form_error(alice, acts):
 
 
 @pytest.mark.parametrize(
-    "value", ["yesterday", "2030-13-01", "2030-02-30", "x" * 500, "0000-01-01"]
+    "value", ["yesterday", "2030-13-01", "2030-02-30", "x" * 500, "0000-01-01", "275760-01-01"]
 )
-def test_a_date_that_is_not_one_says_how_to_write_it(alice, value):
+def test_a_date_that_is_not_one_is_a_field_error_and_not_put_back(alice, value):
     response = client_for(alice).get(URL, {"since": value})
     assert response.status_code == 200
-    assert "Enter the date as YYYY-MM-DD, for example 2026-11-26." in response.content.decode()
+    html = response.content.decode()
+    shown = value[:30] + ("…" if len(value) > 30 else "")
+    assert (
+        f"The start date ({shown}) is not a day of the calendar: pick one in the date field."
+        in html
+    )
+    assert "YYYY" not in html
+    # An <input type="date"> holds a valid date or nothing (the Nu checker's rule).
+    assert 'name="since" value=""' in html
+
+
+@pytest.mark.parametrize("params", [{"until": "9999-12-31"}, {"since": "0001-01-01"}])
+def test_a_day_at_the_end_of_the_calendar_is_a_field_error_not_a_500(alice, acts, params):
+    """9999-12-31's next day, and 0001-01-01's start east of UTC, are not datetimes
+    (an OverflowError): such days are refused at the field, on the page and its CSV."""
+    (name, value), *_ = params.items()
+    which, day = ("end", "31 December 9999") if name == "until" else ("start", "1 January 0001")
+    response = client_for(alice).get(URL, params)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert (
+        f"The {which} date ({day}) is outside this log: pick a day from 1 January 1900 to "
+        "31 December 9998." in html
+    )
+    assert "Correct the dates above to see the activity." in html
+    assert f'name="{name}" value="{value}"' in html  # a valid date: kept in the input
+    export = client_for(alice).get(EXPORT, params)
+    assert export.status_code == 302
+    assert export["Location"].startswith(URL + "?")
+    assert client_for(alice).get(export["Location"]).status_code == 200
+
+
+def test_the_first_and_last_days_allowed_list_what_they_hold(alice, acts):
+    response = client_for(alice).get(URL, {"since": "1900-01-01", "until": "9998-12-31"})
+    assert response.status_code == 200
+    assert "Correct the dates" not in response.content.decode()
+    export = client_for(alice).get(EXPORT, {"since": "1900-01-01", "until": "9998-12-31"})
+    assert export.status_code == 200
+    b"".join(export.streaming_content)
 
 
 # --- Pages by key ---------------------------------------------------------------------

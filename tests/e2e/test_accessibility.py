@@ -335,6 +335,7 @@ def test_every_page_state_is_accessible_and_fits_the_screen(
         ("activity", "/admin/activity/"),
         ("activity, filtered", "/admin/activity/?act=activate&user=carol&since=2020-01-01"),
         ("activity, date errors", "/admin/activity/?since=2030-02-01&until=2030-01-01"),
+        ("activity, bad dates", "/admin/activity/?since=2030-13-45&until=9999-12-31"),
         ("activity, no match", "/admin/activity/?user=nobody"),
     ]:
         admin.goto(path)

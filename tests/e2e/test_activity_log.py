@@ -120,7 +120,9 @@ def test_the_admin_filters_the_log_pages_through_it_and_exports_it(
     page.get_by_label("From", exact=True).fill("2030-03-01")
     page.get_by_label("To", exact=True).fill("2030-02-01")
     page.get_by_role("button", name="Filter").click()
-    expect(page.get_by_text("The end date (2030-02-01) is before the start date")).to_be_visible()
+    expect(
+        page.get_by_text("The end date (1 February 2030) is before the start date (1 March 2030)")
+    ).to_be_visible()
     expect(page.get_by_label("To", exact=True)).to_have_attribute("aria-invalid", "true")
 
     # The owner's name links to their history.
@@ -132,3 +134,53 @@ def test_the_admin_filters_the_log_pages_through_it_and_exports_it(
     emails = page.get_by_role("region", name="E-mails about this profile")
     expect(emails.get_by_role("row").filter(has_text="erin@acme.example")).to_have_count(1)
     expect(emails.get_by_text("Queued", exact=True)).to_have_count(3)
+
+
+def _tops(page: Page) -> dict[str, float]:
+    """Where the filter row's controls begin, from the top of the page."""
+    form = page.get_by_role("search", name="Filter activity")
+    controls = {
+        "act": form.get_by_label("Act", exact=True),
+        "user": form.get_by_label("User", exact=True),
+        "since": form.get_by_label("From", exact=True),
+        "until": form.get_by_label("To", exact=True),
+        "filter": form.get_by_role("button", name="Filter"),
+    }
+    return {name: control.bounding_box()["y"] for name, control in controls.items()}
+
+
+def in_line(tops: dict[str, float]) -> bool:
+    assert len({round(y) for y in tops.values()}) == 1, tops
+    return True
+
+
+def test_a_date_error_keeps_the_filter_row_in_line_and_names_no_format(
+    page: Page, alice, shot
+) -> None:
+    """The row's fields and its Filter button stay on one line when a date is wrong
+    (its error below it moved the others); the error says the day in words or what
+    came, never YYYY-MM-DD (the inputs show the browser's format); a value that is not
+    a date is not put back into the date input."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    log_in(page, "alice@acme.example")
+    page.goto("/admin/activity/")
+    assert in_line(_tops(page))
+
+    page.get_by_label("From", exact=True).fill("2030-03-01")
+    page.get_by_label("To", exact=True).fill("2030-02-01")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("The end date (1 February 2030) is before")).to_be_visible()
+    assert in_line(_tops(page))
+
+    page.goto("/admin/activity/?since=2030-13-45&until=9999-12-31")
+    since = page.get_by_label("From", exact=True)
+    expect(since).to_have_value("")  # not a date: the message says what came
+    expect(since).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_text("The start date (2030-13-45) is not a day of the calendar")).to_be_visible()
+    expect(page.get_by_label("To", exact=True)).to_have_value("9999-12-31")
+    expect(
+        page.get_by_text("The end date (31 December 9999) is outside this log: pick a day from")
+    ).to_be_visible()
+    assert "YYYY" not in page.content()
+    assert in_line(_tops(page))
+    shot(page, "activity log, dates that are not days")
