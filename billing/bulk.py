@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils import timezone
+from django_fsm_log.models import StateLog
 
 from accounts.models import User
 from billing.acts import (
@@ -41,7 +42,7 @@ from billing.acts import (
     kind_q,
     service_of,
 )
-from billing.models import BulkAction, BulkActionItem
+from billing.models import BulkAction, BulkActionItem, PaymentProfile
 from billing.services import PaymentProfileError
 
 logger = logging.getLogger(__name__)
@@ -250,6 +251,19 @@ def bulk_start(
     return bulk, True
 
 
+def _act_entry(profile: PaymentProfile, act: Act) -> int | None:
+    """The log entry the act just wrote on `profile`: its newest of the act's
+    transition. Read in the row's transaction, while the service's lock on the profile
+    is still held, so no other act on it can have come in between."""
+    return (
+        StateLog.objects.for_(profile)
+        .filter(transition=act.transition)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def _run_row(bulk: BulkAction, act: Act, item: BulkActionItem) -> bool:
     """Run the act on one row in its own transaction, recording its outcome in the
     same one. False if another worker did the row meanwhile (nothing is kept)."""
@@ -261,13 +275,16 @@ def _run_row(bulk: BulkAction, act: Act, item: BulkActionItem) -> bool:
         with transaction.atomic():
             decision = act.decision()
             kwargs = {"reason": bulk.reason} if "reason" in decision.takes else {}
+            log_id = None
             try:
-                service_of(decision)(actor=bulk.actor, user=item.user, **kwargs)
+                profile = service_of(decision)(actor=bulk.actor, user=item.user, **kwargs)
             except PaymentProfileError as error:
                 outcome = error.code or REFUSED
             else:
                 outcome = CHANGED
-            if not BulkActionItem.objects.filter(pk=item.pk, outcome="").update(outcome=outcome):
+                log_id = _act_entry(profile, act)
+            done = BulkActionItem.objects.filter(pk=item.pk, outcome="")
+            if not done.update(outcome=outcome, log_id=log_id):
                 raise AlreadyDone
     except AlreadyDone:
         return False

@@ -519,6 +519,17 @@ class BulkActionItem(models.Model):
     bulk = models.ForeignKey(BulkAction, on_delete=models.CASCADE, related_name="items")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     outcome = models.CharField(max_length=30, blank=True)
+    # The profile's log entry of the act, for a changed row: how Admin > Activity and
+    # the history link an entry to its bulk act. On our row, not in the entry's text:
+    # django-fsm-log's StateLog is not ours to add a column to, and a tag in its
+    # description would be words anyone could type into a reason.
+    log = models.OneToOneField(
+        "django_fsm_log.StateLog",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bulk_item",
+    )
 
     class Meta:
         constraints = [

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import OuterRef, Q, QuerySet, Subquery, TextChoices
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, TextChoices
 from django_fsm_log.models import StateLog
 from mailer.models import RESULT_FAILURE, RESULT_SUCCESS, Message, MessageLog
 
@@ -157,12 +157,15 @@ class KeyPage:
 
 
 def _first(entries: QuerySet[StateLog], count: int) -> list[StateLog]:
-    """The first `count` of `entries` in their order, with who did each, in two
-    queries: their ids (from an index where one covers the filter and the order, so
-    sorting many rows sorts only their keys), then those rows by primary key (not
-    through the filter again, which the database may serve by a wider index)."""
+    """The first `count` of `entries` in their order, with who did each and, as
+    `bulk_id`, the bulk act each was part of (None for most: ``BulkActionItem.log``),
+    in two queries: their ids (from an index where one covers the filter and the
+    order, so sorting many rows sorts only their keys), then those rows by primary key
+    (not through the filter again, which the database may serve by a wider index)."""
     ids = list(entries.values_list("pk", flat=True)[:count])
-    found = StateLog.objects.select_related("by").in_bulk(ids)
+    found = (
+        StateLog.objects.select_related("by").annotate(bulk_id=F("bulk_item__bulk_id")).in_bulk(ids)
+    )
     return [found[pk] for pk in ids]
 
 

@@ -474,3 +474,35 @@ def test_the_exports_memory_does_not_grow_with_its_rows(alice, bob, make_profile
     large = _peak_export_memory(client)
     # Four times the rows, read 1,000 at a time: the peak stays that of a chunk or two.
     assert large < small * 1.25, (small, large)
+
+
+# --- Bulk acts ------------------------------------------------------------------------
+
+
+def test_the_entries_of_a_bulk_act_link_to_its_page(alice, bob, dora, make_profile):
+    from billing.models import BulkAction
+    from tests.helpers import run_bulk
+
+    make_profile(bob, State.ACTIVE)
+    make_profile(dora, State.PENDING)
+    payment_profile_activate(actor=alice, user=dora)  # one by one: no link
+    run_bulk(actor=alice, act="deactivate", user_ids=[bob.pk, dora.pk], reason="Moved")
+    run_bulk(actor=alice, act="activate", user_ids=[bob.pk])
+    deactivation, activation = BulkAction.objects.order_by("pk")
+    html = client_for(alice).get(URL).content.decode()
+    rows = rows_of(html)
+    assert [row[1] for row in rows[:4]] == [
+        f"Activated in bulk action {activation.pk}",
+        f"Deactivated in bulk action {deactivation.pk}",
+        f"Deactivated in bulk action {deactivation.pk}",
+        "Activated",
+    ]
+    for bulk in (deactivation, activation):
+        link = reverse("billing:bulk_detail", args=[bulk.pk])
+        assert f'href="{link}"' in html
+        assert client_for(alice).get(link).status_code == 200
+    # The user's history says the same.
+    history = client_for(alice).get(reverse("billing:profile_history", args=[bob.pk]))
+    assert f"Activated in bulk action {activation.pk}" in [
+        row[1] for row in rows_of(history.content.decode())
+    ]

@@ -27,7 +27,11 @@ from billing.bulk import (
     run_bulk_actions,
 )
 from billing.models import BulkAction, PaymentProfile, State
-from billing.services import PaymentProfileError
+from billing.services import (
+    PaymentProfileError,
+    payment_profile_activate,
+    payment_profile_deactivate,
+)
 from tests.helpers import make_user, run_bulk, state_of
 
 ACTS = BULK_ACTS
@@ -110,6 +114,24 @@ def test_an_activation_says_what_happened_per_group(crowd, alice):
     # One log entry and one e-mail per profile that changed, none for the others.
     assert StateLog.objects.filter(transition="activate").count() == 6
     assert Message.objects.count() == 6
+
+
+def test_each_changed_row_is_linked_to_the_log_entry_of_its_act(crowd, alice):
+    """BulkActionItem.log: the entry the act wrote on that profile (how Admin >
+    Activity links it to the bulk act); a skipped row has none."""
+    payment_profile_activate(actor=alice, user=crowd["inactive"])  # an older entry
+    payment_profile_deactivate(actor=alice, user=crowd["inactive"])
+    ids = [crowd[k].pk for k in ("pending0", "inactive", "betty")]
+    result = run_bulk(actor=alice, act="activate", user_ids=ids)
+    assert result.changed == 2
+    bulk = BulkAction.objects.get()
+    for item in bulk.items.select_related("user", "log"):
+        if item.outcome != CHANGED:
+            assert item.user == crowd["betty"] and item.log is None
+            continue
+        newest = StateLog.objects.for_(item.user.payment_profile).order_by("-pk").first()
+        assert item.log == newest
+        assert (item.log.transition, item.log.by) == ("activate", alice)
 
 
 def test_a_failing_row_does_not_undo_the_others(crowd, alice, monkeypatch):

@@ -99,7 +99,9 @@ def read_xlsx(path: Path) -> list[list[Cell]]:
                 )
                 cells.append(Cell(text=text, formula=formula))
             else:
-                cells.append(Cell(number=value.text if value is not None else None, formula=formula))
+                cells.append(
+                    Cell(number=value.text if value is not None else None, formula=formula)
+                )
         rows.append(cells)
     return rows
 

@@ -22,7 +22,7 @@ from billing.services import (
     payment_profile_submit,
 )
 from tests.e2e.steps import log_in
-from tests.helpers import INVOICE_POST, make_user
+from tests.helpers import INVOICE_POST, make_user, run_bulk
 
 DETAILS = {k: v for k, v in INVOICE_POST.items() if k != "method"}
 
@@ -176,7 +176,9 @@ def test_a_date_error_keeps_the_filter_row_in_line_and_names_no_format(
     since = page.get_by_label("From", exact=True)
     expect(since).to_have_value("")  # not a date: the message says what came
     expect(since).to_have_attribute("aria-invalid", "true")
-    expect(page.get_by_text("The start date (2030-13-45) is not a day of the calendar")).to_be_visible()
+    expect(
+        page.get_by_text("The start date (2030-13-45) is not a day of the calendar")
+    ).to_be_visible()
     expect(page.get_by_label("To", exact=True)).to_have_value("9999-12-31")
     expect(
         page.get_by_text("The end date (31 December 9999) is outside this log: pick a day from")
@@ -184,3 +186,16 @@ def test_a_date_error_keeps_the_filter_row_in_line_and_names_no_format(
     assert "YYYY" not in page.content()
     assert in_line(_tops(page))
     shot(page, "activity log, dates that are not days")
+
+
+def test_an_entry_of_a_bulk_act_leads_to_its_page(page: Page, alice, bob, make_profile) -> None:
+    make_profile(bob, State.PENDING)
+    result = run_bulk(actor=alice, act="activate", user_ids=[bob.pk])
+    assert result.changed == 1
+    log_in(page, "alice@acme.example")
+    page.goto("/admin/activity/")
+    row = page.get_by_role("region", name="Activity").locator("tbody tr").first
+    expect(row).to_contain_text("Activated")
+    row.get_by_role("link", name="in bulk action").click()
+    expect(page.get_by_role("heading", name="Activate payment profiles")).to_be_visible()
+    expect(page.get_by_text("1 activated")).to_be_visible()
