@@ -1,7 +1,8 @@
 """The admin acts on a user's payment profile, each stated once.
 
 An entry says everything the product shows or does about one act: the words of its
-refusals (and the short codes a bulk act groups its skipped users by), its label in
+refusals by state and beyond it (``Condition``: a card that has ended), and the short
+codes a bulk act groups its skipped users by, its label in
 the Actions dropdown, its popup's title, question and buttons, the reason it takes,
 its success message, its words in a bulk act and its API route. The pages, the
 popups, the bulk actions (billing.bulk), the API (billing.api) and Django's admin
@@ -17,13 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import Q
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from accounts.models import Tenant
+from accounts.timezones import tenant_zone
 from billing.models import PaymentProfile, can_administer
-from billing.standing import State, user_needs_profile
+from billing.standing import (
+    State,
+    card_ended_past_grace,
+    card_ended_past_grace_q,
+    user_needs_profile,
+)
 
 # The codes of the refusals: what a bulk act's skipped users are grouped by.
 NOT_SET_UP = "not_set_up"
@@ -37,6 +46,7 @@ NOT_ALLOWED = "not_allowed"
 NO_CHANGE = "no_change"
 CHANGE_REPLACED = "change_replaced"
 CONFLICT = "conflict"
+CARD_ENDED = "card_ended"
 REFUSED = "refused"  # a refusal without a code of its own
 
 # How each skipped group is named on a bulk act's confirmation and result
@@ -51,6 +61,7 @@ SKIP_LABELS = {
     OWN_PROFILE: "your own profile",
     NOT_ALLOWED: "not allowed",
     CONFLICT: "changed at the same time",
+    CARD_ENDED: "card ended",
     REFUSED: "refused",
 }
 
@@ -86,6 +97,51 @@ def kind_q(kind: str, prefix: str = "") -> Q:
 
 
 KINDS = (*State.values, DECLINED)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A refusal beyond the state: an act the profile's state allows may still be
+    refused for what the profile holds (activating a card that has ended). Said
+    twice, side by side, like billing.standing's rules: `holds` over a profile in
+    hand (with its owner's tenant), and `q`, its SQL twin, over the profiles of one
+    tenant, for a bulk act's preview (billing.bulk). `sentence` is formatted with the
+    owner (``{user}``), the card (``{card}``) and its expiry (``{expiry}``)."""
+
+    sentence: str
+    code: str
+    holds: Callable[[PaymentProfile, Tenant | None, datetime], bool]
+    q: Callable[[Tenant | None, datetime, str], Q]  # (tenant, now, prefix)
+
+
+def _card_ended(profile: PaymentProfile, tenant: Tenant | None, now: datetime) -> bool:
+    return card_ended_past_grace(
+        method=profile.method,
+        month=profile.card_exp_month,
+        year=profile.card_exp_year,
+        tz=tenant_zone(tenant),
+        grace_days=tenant.card_grace_days if tenant else 0,
+        now=now,
+    )
+
+
+def _card_ended_q(tenant: Tenant | None, now: datetime, prefix: str = "") -> Q:
+    return card_ended_past_grace_q(
+        tz=tenant_zone(tenant),
+        grace_days=tenant.card_grace_days if tenant else 0,
+        now=now,
+        prefix=prefix,
+    )
+
+
+CARD_ENDED_CONDITION = Condition(
+    sentence="The card of {user} ({card}, expiry {expiry}) has ended and its grace period is "
+    "over: the profile cannot pay. Ask them to enter a new card on their Payment "
+    "Information page, then activate the new details.",
+    code=CARD_ENDED,
+    holds=_card_ended,
+    q=_card_ended_q,
+)
 
 
 @dataclass(frozen=True)
@@ -146,6 +202,8 @@ class Act:
     decisions: tuple[Decision, ...]
     transition: str | None = None
     refused: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Refusals beyond the state, asked after it, in order.
+    conditions: tuple[Condition, ...] = ()
     held_words: str = ""
     bulk: BulkWords | None = None
     in_django_admin: bool = False
@@ -187,13 +245,19 @@ class Act:
         )
 
     def refusal(
-        self, *, profile: PaymentProfile, actor, change_id: int | None = None
+        self,
+        *,
+        profile: PaymentProfile,
+        actor,
+        change_id: int | None = None,
+        now: datetime | None = None,
     ) -> Refusal | str:
         """Why `actor` may not run this act on `profile` now, or "" if they may: first
         whose profile it is (nobody acts on their own; only a tenant's admins or a
-        superuser act), then its state. The service raises it under the profile's
-        lock; the popup shows it up front; a bulk act groups by its code. Reads only
-        the profile's state, decline, pending change and owner."""
+        superuser act), then its state, then its ``conditions`` (at `now`). The
+        service raises it under the profile's lock; the popup shows it up front; a
+        bulk act groups by its code. Reads the profile's state, decline, pending
+        change, card, and its owner with their tenant."""
         if not can_administer(profile, actor):
             if actor is not None and actor.pk == profile.user_id:
                 return Refusal(
@@ -201,7 +265,23 @@ class Act:
                     OWN_PROFILE,
                 )
             return Refusal(f"You are not allowed to {self.verb} this payment profile.", NOT_ALLOWED)
-        return self.state_refusal(profile=profile, change_id=change_id)
+        return self.state_refusal(profile=profile, change_id=change_id) or self.condition_refusal(
+            profile=profile, now=now or timezone.now()
+        )
+
+    def condition_refusal(self, *, profile: PaymentProfile, now: datetime) -> Refusal | str:
+        """The first of the act's ``conditions`` that holds for `profile` at `now`, in
+        words, or ""."""
+        tenant = profile.user.tenant if profile.user.tenant_id else None
+        for condition in self.conditions:
+            if condition.holds(profile, tenant, now):
+                sentence = condition.sentence.format(
+                    user=profile.user,
+                    card=f"{profile.card_brand} ending in {profile.card_last4}",
+                    expiry=profile.card_expiry,
+                )
+                return Refusal(sentence, condition.code)
+        return ""
 
     def state_refusal(
         self, *, profile: PaymentProfile, change_id: int | None = None
@@ -264,6 +344,8 @@ ACTIVATE = Act(
         State.NONE: (_NOTHING_TO + "activate.", NOT_SET_UP),
         State.ACTIVE: ("The payment profile of {user} is already active.", ALREADY_ACTIVE),
     },
+    # Activated, it would be deactivated by the next run of the card_expiry job.
+    conditions=(CARD_ENDED_CONDITION,),
     bulk=BulkWords("Activate", "activated", "will be activated", "primary"),
     in_django_admin=True,
 )

@@ -12,7 +12,7 @@ Before anything happens, ``bulk_preview`` counts what would change and what woul
 be skipped and why, in one SQL query however many users are selected. Its reasons
 are not a second copy of the rules: they are the act's own refusals (billing.acts:
 the admin's own profile, then the kinds of profile its transition does not start
-from), said in SQL.
+from, then its conditions such as a card that has ended), said in SQL.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
@@ -127,14 +127,20 @@ class BulkResult:
 # --- Preview -----------------------------------------------------------------------
 
 
-def _outcome_expression(act: Act, actor: User) -> Case:
+def _outcome_expression(act: Act, actor: User, now: datetime) -> Case:
     """The outcome of each user's row, as SQL: the code of the refusal the act would
     meet (billing.acts.Act.refusal: the admin's own profile first, then the kinds of
-    profile its transition does not start from), or "changed"."""
+    profile its transition does not start from, then its conditions at `now`, each
+    the SQL twin of its Python side), or "changed"."""
+    prefix = "payment_profile__"
     whens = [] if actor.is_superuser else [When(pk=actor.pk, then=Value(OWN_PROFILE))]
     whens += [
-        When(kind_q(kind, prefix="payment_profile__"), then=Value(code))
+        When(kind_q(kind, prefix=prefix), then=Value(code))
         for kind, (_sentence, code) in act.refused.items()
+    ]
+    whens += [
+        When(condition.q(actor.tenant, now, prefix), then=Value(condition.code))
+        for condition in act.conditions
     ]
     return Case(*whens, default=Value(CHANGED), output_field=CharField())
 
@@ -146,7 +152,7 @@ def bulk_preview(*, actor: User, act: str, users: QuerySet[User]) -> BulkPreview
     spec = BULK_ACTS[act]
     rows = (
         users.order_by()
-        .annotate(bulk_outcome=_outcome_expression(spec, actor))
+        .annotate(bulk_outcome=_outcome_expression(spec, actor, timezone.now()))
         .values("bulk_outcome")
         .annotate(n=Count("pk"))
     )
@@ -251,17 +257,13 @@ def bulk_start(
     return bulk, True
 
 
-def _act_entry(profile: PaymentProfile, act: Act) -> int | None:
+def _act_entry(profile: PaymentProfile, act: Act) -> Subquery:
     """The log entry the act just wrote on `profile`: its newest of the act's
-    transition. Read in the row's transaction, while the service's lock on the profile
-    is still held, so no other act on it can have come in between."""
-    return (
-        StateLog.objects.for_(profile)
-        .filter(transition=act.transition)
-        .order_by("-pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
+    transition, as a subquery of the row's UPDATE (no query of its own). Read in the
+    row's transaction, while the service's lock on the profile is still held, so no
+    other act on it can have come in between."""
+    entries = StateLog.objects.for_(profile).filter(transition=act.transition)
+    return Subquery(entries.order_by("-pk").values("pk")[:1])
 
 
 def _run_row(bulk: BulkAction, act: Act, item: BulkActionItem) -> bool:

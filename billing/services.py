@@ -44,6 +44,7 @@ from billing.models import (
 )
 from billing.processor import USED_BEFORE, CardError, ConfirmedCard
 from billing.selectors import profile_activators
+from billing.standing import card_ended_past_grace
 from billing.tax_ids import tax_id_display
 
 logger = logging.getLogger(__name__)
@@ -531,10 +532,16 @@ def expire_refusal(*, profile: PaymentProfile, now: datetime) -> str:
     in time keeps the console while the admins review it)."""
     tenant = profile.user.tenant
     tz = tenant_zone(tenant)
-    expires = profile.card_expires_at(tz)
-    if profile.state != State.ACTIVE or expires is None:
+    if profile.state != State.ACTIVE or profile.card_expires_at(tz) is None:
         return "Only an active card profile can expire."
-    if now < expires + timedelta(days=tenant.card_grace_days if tenant else 0):
+    if not card_ended_past_grace(
+        method=profile.method,
+        month=profile.card_exp_month,
+        year=profile.card_exp_year,
+        tz=tz,
+        grace_days=tenant.card_grace_days if tenant else 0,
+        now=now,
+    ):
         return "The card is still good, or within its grace period."
     if _can_pay_instead(profile, now):
         return "New details that can pay wait for approval."

@@ -6,7 +6,8 @@
 - **Status**: what the pages call the profile (``Status``), and its **rank**, its
   place in the Users page's workflow order (``STATUS_ORDER``).
 - **Card ends by** a moment, and **card expiring**: an active or pending card
-  profile whose card stops being good within ``CARD_EXPIRING_WITHIN``.
+  profile whose card stops being good within ``CARD_EXPIRING_WITHIN``; **card ended
+  past grace**: it stopped more than the tenant's grace period ago.
 
 Each rule is written twice, side by side: as a database expression (a ``Q`` or a
 ``Case`` over a profile's columns and its owner's, for filters and for the copies
@@ -241,13 +242,41 @@ def card_ends_by(*, month: int | None, year: int | None, moment: datetime, tz: t
     return card_expires_at(month, year, tz) <= moment
 
 
-def card_ends_by_q(moment: datetime, *, tz: tzinfo) -> Q:
-    """``card_ends_by`` as a filter on profiles: an expiry month before the month
-    `moment` falls in, in `tz`. Said as a year up to the moment's (a range an index
-    on (…, year, month) reads), then the month within that year."""
+def card_ends_by_q(moment: datetime, *, tz: tzinfo, prefix: str = "") -> Q:
+    """``card_ends_by`` as a filter on profiles (or, with a prefix, on their users):
+    an expiry month before the month `moment` falls in, in `tz`. Said as a year up to
+    the moment's (a range an index on (…, year, month) reads), then the month within
+    that year."""
     local = moment.astimezone(tz)
-    return Q(card_exp_year__lte=local.year) & (
-        Q(card_exp_year__lt=local.year) | Q(card_exp_month__lt=local.month)
+    return Q(**{f"{prefix}card_exp_year__lte": local.year}) & (
+        Q(**{f"{prefix}card_exp_year__lt": local.year})
+        | Q(**{f"{prefix}card_exp_month__lt": local.month})
+    )
+
+
+def card_ended_past_grace(
+    *,
+    method: str,
+    month: int | None,
+    year: int | None,
+    tz: tzinfo,
+    grace_days: int,
+    now: datetime,
+) -> bool:
+    """Whether a card profile's card stopped being good more than `grace_days` (its
+    tenant's ``card_grace_days``) before `now`: the system deactivates an active one
+    (billing.services.payment_profile_expire), and no admin may activate one
+    (billing.acts.ACTIVATE). False for an invoice and for no card."""
+    return method == Method.CREDIT_CARD and card_ends_by(
+        month=month, year=year, moment=now - timedelta(days=grace_days), tz=tz
+    )
+
+
+def card_ended_past_grace_q(*, tz: tzinfo, grace_days: int, now: datetime, prefix: str = "") -> Q:
+    """``card_ended_past_grace`` as a filter on the profiles of one tenant (`tz` its
+    zone, `grace_days` its grace period), or with a prefix on its users."""
+    return Q(**{f"{prefix}method": Method.CREDIT_CARD}) & card_ends_by_q(
+        now - timedelta(days=grace_days), tz=tz, prefix=prefix
     )
 
 

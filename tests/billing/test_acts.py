@@ -5,6 +5,8 @@ with the model's own transitions."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
@@ -12,11 +14,24 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts.models import User
-from billing.acts import ACTS, BULK_ACTS, DECLINED, KINDS, OWN_PROFILE, kind_of, service_of
+from billing.acts import (
+    ACTIVATE,
+    ACTS,
+    BULK_ACTS,
+    CARD_ENDED,
+    DECLINED,
+    KINDS,
+    OWN_PROFILE,
+    SKIP_LABELS,
+    kind_of,
+    service_of,
+)
 from billing.api import api
 from billing.forms import BulkSelectionForm
-from billing.models import PaymentProfile, State, can_administer
+from billing.models import Method, PaymentProfile, State, can_administer
+from billing.services import PaymentProfileError, payment_profile_activate
 from billing.standing import user_needs_profile
+from tests.helpers import client_for
 
 
 def _profile(kind: str, owner: User) -> PaymentProfile:
@@ -108,3 +123,77 @@ def test_kind_of_tells_declined_from_deactivated():
     assert kind_of(state=State.INACTIVE, declined=True) == DECLINED
     assert kind_of(state=State.INACTIVE, declined=False) == State.INACTIVE
     assert kind_of(state=State.PENDING, declined=True) == State.PENDING
+
+
+# --- Refusals beyond the state: a card that has ended -------------------------------
+
+
+def _card(owner: User, state: str, month: int, year: int, method=Method.CREDIT_CARD):
+    return PaymentProfile(
+        user=owner,
+        state=state,
+        method=method,
+        card_brand="Visa",
+        card_last4="4242",
+        card_exp_month=month,
+        card_exp_year=year,
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "grace_days", "refused"),
+    [
+        (datetime(2030, 4, 30, 23, 59, tzinfo=UTC), 0, False),  # the card's last minute
+        (datetime(2030, 5, 1, tzinfo=UTC), 0, True),
+        (datetime(2030, 5, 7, 23, 59, tzinfo=UTC), 7, False),  # within the grace
+        (datetime(2030, 5, 8, tzinfo=UTC), 7, True),
+    ],
+)
+def test_activate_refuses_a_card_that_ended_past_the_tenants_grace(
+    alice, bob, acme, now, grace_days, refused
+):
+    acme.card_grace_days = grace_days
+    acme.save()
+    bob.tenant = acme
+    for state in (State.PENDING, State.INACTIVE):
+        refusal = ACTIVATE.refusal(profile=_card(bob, state, 4, 2030), actor=alice, now=now)
+        assert bool(refusal) is refused, state
+        if refused:
+            assert refusal.code == CARD_ENDED
+            assert refusal == (
+                "The card of Bob User (Visa ending in 4242, expiry 04/30) has ended and its "
+                "grace period is over: the profile cannot pay. Ask them to enter a new card on "
+                "their Payment Information page, then activate the new details."
+            )
+    # An invoice is never refused for a card; the state's refusal comes first.
+    invoice = _card(bob, State.PENDING, 4, 2030, method=Method.INVOICE)
+    assert ACTIVATE.refusal(profile=invoice, actor=alice, now=now) == ""
+    active = ACTIVATE.refusal(profile=_card(bob, State.ACTIVE, 4, 2030), actor=alice, now=now)
+    assert active.code == "already_active"
+    # Nobody's own profile, first of all.
+    own = ACTIVATE.refusal(profile=_card(alice, State.PENDING, 4, 2030), actor=alice, now=now)
+    assert own.code == OWN_PROFILE
+
+
+def test_the_card_condition_is_activates_alone_and_has_its_bulk_words():
+    assert [act.name for act in ACTS.values() if act.conditions] == ["activate"]
+    assert SKIP_LABELS[CARD_ENDED] == "card ended"
+
+
+def test_the_service_the_popup_and_the_page_refuse_it_in_those_words(
+    alice, bob, make_profile, time_machine
+):
+    time_machine.move_to(datetime(2030, 6, 1, tzinfo=UTC), tick=False)
+    make_profile(bob, State.PENDING, Method.CREDIT_CARD)  # Visa 4242, 04/31 ...
+    PaymentProfile.objects.filter(user=bob).update(card_exp_month=4, card_exp_year=2030)
+    with pytest.raises(PaymentProfileError, match="has ended and its grace period is over") as e:
+        payment_profile_activate(actor=alice, user=bob)
+    assert e.value.code == CARD_ENDED
+    assert PaymentProfile.objects.get(user=bob).state == State.PENDING
+    client = client_for(alice)
+    url = reverse("billing:profile_activate", args=[bob.pk])
+    for response in (client.get(url), client.get(url, headers={"X-Requested-With": "fetch"})):
+        assert "has ended and its grace period is over" in response.content.decode()
+    response = client.post(url, follow=True)
+    assert "has ended and its grace period is over" in response.content.decode()
+    assert PaymentProfile.objects.get(user=bob).state == State.PENDING

@@ -3,7 +3,7 @@ through the services, idempotency, the throttle, keyed pages, and no session."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -199,6 +199,23 @@ def test_a_refused_act_says_what_the_page_says(tokens, alice, bob, make_profile)
     assert response.status_code == 403
     response = client.post(f"/api/v1/users/{bob.pk}/decline", {"reason": "  "}, "application/json")
     assert response.status_code == 422 and "reason" in response.json()["detail"]
+
+
+def test_activating_a_card_that_ended_is_a_409_in_the_pages_words(
+    tokens, bob, make_profile, time_machine
+):
+    time_machine.move_to(datetime(2030, 6, 1, tzinfo=UTC), tick=False)
+    make_profile(bob, State.PENDING, Method.CREDIT_CARD)
+    PaymentProfile.objects.filter(user=bob).update(card_exp_month=4, card_exp_year=2030)
+    response = api_client(tokens["admin"]).post(
+        f"/api/v1/users/{bob.pk}/activate", {}, "application/json"
+    )
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith(
+        "The card of Bob User (Visa ending in 4242, expiry 04/30) has ended and its grace "
+        "period is over"
+    )
+    assert PaymentProfile.objects.get(user=bob).state == State.PENDING
 
 
 def test_the_profile_shows_the_card_as_brand_last_four_and_expiry_only(tokens, bob, make_profile):

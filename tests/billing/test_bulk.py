@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -14,9 +14,9 @@ from django.utils import timezone
 from django_fsm_log.models import StateLog
 from mailer.models import Message
 
-from accounts.models import User
+from accounts.models import Tenant, User
 from billing import bulk as bulk_module
-from billing.acts import ALREADY_ACTIVE, BULK_ACTS, NOT_SET_UP, OWN_PROFILE
+from billing.acts import ALREADY_ACTIVE, BULK_ACTS, CARD_ENDED, NOT_SET_UP, OWN_PROFILE
 from billing.bulk import (
     CHANGED,
     bulk_claim,
@@ -26,7 +26,7 @@ from billing.bulk import (
     bulk_start,
     run_bulk_actions,
 )
-from billing.models import BulkAction, PaymentProfile, State
+from billing.models import BulkAction, Method, PaymentProfile, State
 from billing.services import (
     PaymentProfileError,
     payment_profile_activate,
@@ -80,9 +80,61 @@ def test_it_previews_exactly_what_the_run_does(crowd, alice, act):
     assert result.finished and result.done == result.total
 
 
-def test_the_preview_gives_each_profile_the_code_of_its_refusal(crowd, alice):
+@pytest.fixture
+def ended_cards(crowd, acme, make_profile):
+    """Card profiles around the end of a card and of the tenant's grace period (7
+    days), as seen on 2030-05-03: ended in March (past the grace), in April (within
+    it), and still good; pending, inactive and active."""
+    for name, state, month in [
+        ("ended_pending", State.PENDING, 3),
+        ("ended_inactive", State.INACTIVE, 3),
+        ("ended_active", State.ACTIVE, 3),
+        ("grace_pending", State.PENDING, 4),
+        ("good_pending", State.PENDING, 5),
+    ]:
+        crowd[name] = user = make_user(f"{name}@acme.example", acme)
+        make_profile(user, state, Method.CREDIT_CARD)
+        PaymentProfile.objects.filter(user=user).update(card_exp_month=month, card_exp_year=2030)
+    return crowd
+
+
+@pytest.mark.parametrize("grace_days", [0, 7, 40])
+def test_the_preview_gives_each_profile_the_code_of_its_refusal(
+    ended_cards, alice, acme, grace_days
+):
     """Row by row: the code the SQL preview gives is the code the refusal function
-    itself gives that profile (or "changed")."""
+    itself gives that profile (or "changed"), its state's and its card's (a card that
+    ended before the tenant's grace period)."""
+    Tenant.objects.filter(pk=acme.pk).update(card_grace_days=grace_days)
+    alice.tenant.refresh_from_db()
+    seen = set()
+    with time_machine.travel(datetime(2030, 5, 3, 12, tzinfo=UTC), tick=False):
+        for act, spec in BULK_ACTS.items():
+            for user in acme_users(alice):
+                profile = PaymentProfile.objects.select_related("user__tenant").get(user=user)
+                expected = spec.refusal(profile=profile, actor=alice)
+                users = User.objects.filter(pk=user.pk)
+                preview = bulk_preview(actor=alice, act=act, users=users)
+                code = preview.skipped[0].code if preview.skipped else CHANGED
+                assert code == (expected.code if expected else CHANGED), (act, user.email)
+                seen.add(code)
+    assert (CARD_ENDED in seen) is (grace_days < 40)
+
+
+def test_a_bulk_activation_skips_the_cards_that_ended_as_its_preview_said(ended_cards, alice):
+    ids = [ended_cards[k].pk for k in ("ended_pending", "ended_inactive", "grace_pending")]
+    with time_machine.travel(datetime(2030, 5, 3, 12, tzinfo=UTC), tick=False):
+        preview = bulk_preview(actor=alice, act="activate", users=User.objects.filter(pk__in=ids))
+        result = run_bulk(actor=alice, act="activate", user_ids=ids)
+    assert preview.summary == "1 will be activated; 2 skipped: card ended"
+    assert result.summary == "1 activated; 2 skipped: card ended"
+    assert state_of(ended_cards["ended_pending"]) == State.PENDING
+    assert state_of(ended_cards["ended_inactive"]) == State.INACTIVE
+    assert state_of(ended_cards["grace_pending"]) == State.ACTIVE
+
+
+def test_the_preview_gives_each_profile_the_code_of_its_refusal_today(crowd, alice):
+    """The same at the real time, for the crowd of every state."""
     for act, spec in BULK_ACTS.items():
         for user in acme_users(alice):
             profile = PaymentProfile.objects.select_related("user").get(user=user)

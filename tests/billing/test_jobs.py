@@ -20,6 +20,7 @@ from accounts.models import Tenant, User
 from billing.jobs import run_jobs
 from billing.models import CARD_EXPIRED, Method, PaymentProfile, Reminder, State
 from billing.services import (
+    PaymentProfileError,
     payment_profile_activate,
     payment_profile_change_approve,
     payment_profile_change_decline,
@@ -313,11 +314,12 @@ def test_after_the_grace_period_the_system_deactivates_and_tells_the_user_and_th
     assert "<td>Deactivated: card expired</td>" in history.content.decode()
     assert "<td>the system</td>" in history.content.decode()
 
-    # An admin who activates it again on purpose is not overruled by the next run.
-    payment_profile_activate(actor=alice, user=bob)
-    clock.shift(timedelta(days=1))
-    run_jobs(["card_expiry"])
-    assert PaymentProfile.objects.get(user=bob).state == State.ACTIVE
+    # An admin cannot activate it again on the ended card (the next run would
+    # deactivate it): the refusal says why, and nothing changes.
+    with pytest.raises(PaymentProfileError, match="has ended and its grace period is over"):
+        payment_profile_activate(actor=alice, user=bob)
+    assert PaymentProfile.objects.get(user=bob).state == State.INACTIVE
+    assert sent() == []
 
 
 def test_the_grace_period_is_the_tenants(clock, alice, bob, acme, make_profile):

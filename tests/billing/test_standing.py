@@ -176,6 +176,33 @@ def test_card_expiring_and_ends_by_agree_in_python_and_sql(every_kind, now):
             assert (profile.pk in ended) == python_ended, (tenant, profile.pk)
 
 
+@pytest.mark.parametrize("grace_days", [0, 7, 60])
+@pytest.mark.parametrize("now", MOMENTS, ids=lambda moment: moment.strftime("%m-%d %H:%M"))
+def test_card_ended_past_grace_agrees_in_python_and_sql(every_kind, now, grace_days):
+    for tenant in Tenant.objects.all():
+        zone = tenant_zone(tenant)
+        profiles = every_kind.filter(tenant=tenant)
+        ended = set(
+            profiles.filter(
+                standing.card_ended_past_grace_q(tz=zone, grace_days=grace_days, now=now)
+            ).values_list("pk", flat=True)
+        )
+        for profile in profiles:
+            python = standing.card_ended_past_grace(
+                method=profile.method,
+                month=profile.card_exp_month,
+                year=profile.card_exp_year,
+                tz=zone,
+                grace_days=grace_days,
+                now=now,
+            )
+            assert (profile.pk in ended) == python, (tenant, grace_days, profile.pk)
+            expires = profile.card_expires_at(zone)
+            assert python == (
+                expires is not None and expires + timedelta(days=grace_days) <= now
+            ), profile.pk
+
+
 def test_a_card_is_good_through_the_last_day_of_its_month_in_the_tenants_zone():
     tokyo = ZoneInfo("Asia/Tokyo")
     ends = standing.card_expires_at(4, 2030, tokyo)

@@ -66,3 +66,27 @@ def test_the_banner_and_the_card_expiring_filter(
     expect(users_row(admin, "bob@acme.example")).to_have_count(0)
     expect(admin.get_by_text("1 of 3 users", exact=True)).to_be_visible()
     shot(admin, "users-card-expiring", key="admin-users-card-expiring")
+
+
+def test_the_activate_popup_says_why_a_card_that_ended_cannot_be_activated(
+    page: Page, alice: User, bob: User, make_profile
+) -> None:
+    """A pending card that ended long before the tenant's grace period: the popup says
+    why, offers no Save, and nothing changes (the bulk act and the API refuse it in
+    the same words: tests/billing/test_bulk.py, test_api.py)."""
+    make_profile(bob, State.PENDING, Method.CREDIT_CARD)
+    PaymentProfile.objects.filter(user=bob).update(card_exp_month=1, card_exp_year=2020)
+    log_in(page, "alice@acme.example")
+    open_users(page)
+    row = users_row(page, "bob@acme.example")
+    row.get_by_role("button", name="Actions").click()
+    row.get_by_role("link", name="Activate Pay Profile").click()
+    dialog = page.get_by_role("dialog", name="Activate Pay Profile")
+    expect(
+        dialog.get_by_role("alert").filter(
+            has_text="The card of Bob User (Visa ending in 4242, expiry 01/20) has ended and "
+            "its grace period is over"
+        )
+    ).to_be_visible()
+    expect(dialog.get_by_role("button", name="Save")).to_have_count(0)
+    assert PaymentProfile.objects.get(user=bob).state == State.PENDING
