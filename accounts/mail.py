@@ -27,17 +27,20 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, make_msgid
+from django.core.mail import EmailMultiAlternatives, get_connection, make_msgid
 from django.core.mail.utils import DNS_NAME
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Max, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from mailer.backend import DbBackend
+from mailer.engine import ensure_message_id
 from mailer.models import (
     PRIORITY_DEFERRED,
     PRIORITY_MEDIUM,
     RESULT_FAILURE,
+    RESULT_SUCCESS,
     Message,
     MessageLog,
     get_message_id,
@@ -178,17 +181,78 @@ def requeue(messages: QuerySet[Message]) -> int:
 
 
 def retry_due_messages() -> int:
-    """Put back in the queue every deferred message whose next try has come."""
+    """Put back in the queue every deferred message whose next try has come.
+
+    Each due retry is claimed by one worker: a chunk's messages are locked first
+    (rows another worker holds are skipped), and only then are their failures read
+    and the due ones put back, in the same transaction. A worker that read a
+    message's failures before another retried it, and put it back after that retry
+    failed, made each attempt twice during an SMTP outage (the soak of issue 21)."""
     now = timezone.now()
     deferred = iter(Message.objects.deferred().order_by("pk").values_list("pk", flat=True))
     retried = 0
     while pks := list(islice(deferred, 500)):
-        chunk = list(Message.objects.filter(pk__in=pks))
-        failures = failures_of(chunk)
-        due = [m.pk for m in chunk if next_try_at(m, failures.get(m.pk)) <= now]
-        if due:
-            retried += requeue(Message.objects.filter(pk__in=due))
+        with transaction.atomic():
+            chunk = list(
+                Message.objects.deferred()
+                .filter(pk__in=pks)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")
+            )
+            failures = failures_of(chunk)  # read under the locks: the latest attempt
+            due = [m.pk for m in chunk if next_try_at(m, failures.get(m.pk)) <= now]
+            if due:
+                retried += requeue(Message.objects.filter(pk__in=due))
     return retried
+
+
+def _queued() -> list[Message]:
+    """The queue as it is now, in the order it is sent (the engine's)."""
+    return list(Message.objects.non_deferred().order_by("priority", "when_added", "pk"))
+
+
+def send_queue() -> int:
+    """Deliver the queue, oldest first: django-mailer's ``engine.send_all`` with one
+    difference, so that a message is sent by one worker once per try. The engine
+    lists the queue, then locks each listed message and sends it whatever became of
+    it meanwhile: a retry that another worker had already tried and deferred again
+    was sent a second time at once. Here a message is locked only while it is still
+    queued (not deferred, not sent), and one another worker holds is skipped. Each
+    message is sent in its own transaction, under its lock, as the engine does; a
+    failure goes to MAILER_ERROR_HANDLER (``defer_on_error``). Returns how many were
+    sent."""
+    backend = settings.MAILER_EMAIL_BACKEND
+    handle_error = import_string(settings.MAILER_ERROR_HANDLER)
+    connection = None
+    sent = 0
+    for listed in _queued():
+        with transaction.atomic():
+            message = (
+                Message.objects.non_deferred()
+                .filter(pk=listed.pk)
+                .select_for_update(skip_locked=True)
+                .first()
+            )
+            if message is None:  # sent, deferred or being sent by another worker
+                continue
+            try:
+                if connection is None:
+                    connection = get_connection(backend=backend)
+                email = message.email
+                if email is not None:
+                    email.connection = connection
+                    ensure_message_id(email)
+                    email.send()
+                    email.connection = None  # a connection cannot go into the log
+                    message.email = email
+                    MessageLog.objects.log(message, RESULT_SUCCESS)
+                    sent += 1
+                else:
+                    logger.warning("mail worker: message %s cannot be read, dropped", message.pk)
+                message.delete()
+            except Exception as error:
+                connection, _ = handle_error(connection, message, error)
+    return sent
 
 
 def defer_on_error(connection, message: Message, exc: Exception):

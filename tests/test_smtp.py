@@ -29,7 +29,14 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
-from mailer.models import RESULT_FAILURE, RESULT_SUCCESS, Message, MessageLog
+from mailer.models import (
+    PRIORITY_DEFERRED,
+    PRIORITY_MEDIUM,
+    RESULT_FAILURE,
+    RESULT_SUCCESS,
+    Message,
+    MessageLog,
+)
 
 from billing.models import Method
 from billing.services import (
@@ -433,3 +440,106 @@ def test_the_history_page_follows_an_email_from_queued_to_deferred_to_delivered(
     mail_worker()  # retried and delivered
     assert re.fullmatch(r"Delivered \S+ \S+ \S+", status())
     assert [m["Subject"] for _, m in smtp.received] == ["[Acme] Your payment profile is active"]
+
+
+# --- Two workers in an outage: each due retry is made once (issue 21's soak) ----------
+
+needs_postgresql = pytest.mark.skipif(
+    django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="two workers racing need PostgreSQL's row locks; set DATABASE_URL=postgres://…",
+)
+
+
+def attempts() -> int:
+    return MessageLog.objects.filter(result=RESULT_FAILURE).count()
+
+
+@pytest.fixture
+def deferred_once(smtp, settings, alice, bob, time_machine):
+    """SMTP down, one message queued and tried once (deferred), the clock frozen; a
+    retry is due every 60 s (no backoff, so every round is due)."""
+    settings.MAILER_RETRY_INTERVAL = settings.MAILER_RETRY_MAX_INTERVAL = 60
+    time_machine.move_to(datetime(2030, 1, 7, 9, 0, tzinfo=UTC), tick=False)
+    smtp.stop()
+    payment_profile_activate_ready(alice, bob)
+    call_command("mail_worker", "--once", "--no-jobs")
+    assert attempts() == 1 and Message.objects.get().priority == PRIORITY_DEFERRED
+    return time_machine
+
+
+@pytest.mark.postgres
+@needs_postgresql
+def test_two_workers_in_an_outage_make_each_due_retry_once(deferred_once):
+    """Both workers run every round at the same moment (`mail_worker --once`, as two
+    hosts' cron lines would): the due message is tried once per round, not twice."""
+    from tests.test_concurrency import run_in_threads
+
+    for round_ in range(1, 6):
+        deferred_once.shift(timedelta(seconds=61))
+        start = threading.Barrier(2)
+
+        def worker(start=start):
+            start.wait()
+            call_command("mail_worker", "--once", "--no-jobs")
+
+        assert run_in_threads([worker, worker]) == []
+        assert attempts() == 1 + round_, f"round {round_}"
+    assert Message.objects.get().priority == PRIORITY_DEFERRED  # kept, not lost
+
+
+@pytest.mark.postgres
+@needs_postgresql
+def test_a_retry_is_claimed_before_its_failures_are_read(deferred_once, monkeypatch):
+    """The interleaving the soak met, made certain: worker B has read the message's
+    failures (it is due) when worker A retries it, tries it, and defers it again. B
+    holds the message's lock while it reads, so A skips it, and B's retry is the only
+    one; before, B then put it back and tried it a second time at once."""
+    from accounts import mail as mail_module
+    from tests.test_concurrency import run_in_threads
+
+    deferred_once.shift(timedelta(seconds=61))
+    b_has_read, a_is_done = threading.Event(), threading.Event()
+    real_failures_of = mail_module.failures_of
+
+    def failures_of(messages):
+        found = real_failures_of(messages)
+        if threading.current_thread().name == "B" and not b_has_read.is_set():
+            b_has_read.set()
+            assert a_is_done.wait(30)
+        return found
+
+    monkeypatch.setattr(mail_module, "failures_of", failures_of)
+
+    def worker_a():
+        assert b_has_read.wait(30)
+        call_command("mail_worker", "--once", "--no-jobs")
+        a_is_done.set()
+
+    def worker_b():
+        threading.current_thread().name = "B"
+        call_command("mail_worker", "--once", "--no-jobs")
+
+    assert run_in_threads([worker_a, worker_b]) == []
+    assert attempts() == 2  # the first try and one retry
+
+
+def test_a_message_deferred_after_the_queue_was_listed_is_not_sent_again(
+    deferred_once, smtp, monkeypatch
+):
+    """A worker lists the queue, another sends one of its messages and defers it
+    again meanwhile: the first one, reaching it, leaves it (it is no longer queued)."""
+    from accounts import mail as mail_module
+
+    message = Message.objects.get()
+    stale = Message.objects.filter(pk=message.pk)  # listed while it was queued
+    Message.objects.filter(pk=message.pk).update(priority=PRIORITY_MEDIUM)
+    listed = list(stale)
+    Message.objects.filter(pk=message.pk).update(priority=PRIORITY_DEFERRED)  # tried meanwhile
+    monkeypatch.setattr(mail_module, "_queued", lambda: listed)
+    smtp.start()
+    assert mail_module.send_queue() == 0
+    assert smtp.received == [] and attempts() == 1
+    Message.objects.filter(pk=message.pk).update(priority=PRIORITY_MEDIUM)
+    monkeypatch.undo()
+    assert mail_module.send_queue() == 1
+    assert len(smtp.received) == 1

@@ -12,10 +12,9 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from mailer import engine
 from mailer.models import Message
 
-from accounts.mail import retry_due_messages
+from accounts.mail import retry_due_messages, send_queue
 from billing.bulk import run_bulk_actions
 from billing.jobs import run_jobs
 
@@ -96,4 +95,4 @@ class Command(BaseCommand):
             if retried:
                 logger.info("mail worker: %s deferred message(s) queued again", retried)
         if Message.objects.non_deferred().exists():
-            engine.send_all()
+            send_queue()  # each message by one worker, once per try
