@@ -14,12 +14,14 @@ from datetime import timedelta
 
 from axes.conf import settings as axes_settings
 from axes.helpers import get_cool_off
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.utils.http import parse_header_parameters
 from django.utils.log import log_response
+from ipware.ip import get_client_ip
 
 # --- Login throttling (django-axes) --------------------------------------------
 
@@ -34,6 +36,28 @@ def axes_username(request: HttpRequest, credentials: dict | None) -> str | None:
     else:
         username = getattr(request, "data", request.POST).get("username")
     return username.strip().lower() if isinstance(username, str) else username
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The client's IP address for login throttling (AXES_CLIENT_IP_CALLABLE).
+
+    Behind PROXY_COUNT proxies, django-ipware reads it from X-Forwarded-For as the
+    settings say (ccm/settings.py). A request that has no such header, or one that
+    does not parse as the proxies would write it, did not come through them (a
+    client that reached gunicorn directly): its address is the connection's. Axes
+    would otherwise key every such client under None, one counter shared by all of
+    them, so anyone could lock an address out for all of them."""
+    if settings.PROXY_COUNT:
+        address, _routable = get_client_ip(
+            request,
+            proxy_order=axes_settings.AXES_IPWARE_PROXY_ORDER,
+            proxy_count=axes_settings.AXES_IPWARE_PROXY_COUNT,
+            proxy_trusted_ips=axes_settings.AXES_IPWARE_PROXY_TRUSTED_IPS,
+            request_header_order=axes_settings.AXES_IPWARE_META_PRECEDENCE_ORDER,
+        )
+        if address:
+            return address
+    return request.META.get("REMOTE_ADDR") or None
 
 
 def cool_off_in_words(delta: timedelta) -> str:

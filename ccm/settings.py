@@ -205,6 +205,9 @@ if PROXY_COUNT:
 else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
     AXES_IPWARE_PROXY_COUNT = None
+# A request without a usable X-Forwarded-For (it did not come through the proxies) is
+# keyed by its connection's address, not by None (accounts.security.client_address).
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_address"
 AXES_VERBOSE = False
 
 # --- Sign-in through allauth: SSO per tenant and two-factor (identity/) -------------

@@ -38,7 +38,12 @@ HOST = "ccm.example.com"
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 START_TIMEOUT = 60
 PASSWORD = "a long passphrase for serving"
-LOGIN_USERS = ("proxied@acme.example", "direct@acme.example", "charset@acme.example")
+LOGIN_USERS = (
+    "proxied@acme.example",
+    "direct@acme.example",
+    "charset@acme.example",
+    "unproxied@acme.example",
+)
 CREATE_USERS = (
     "from accounts.models import User\n"
     f"for email in {LOGIN_USERS!r}:\n"
@@ -59,10 +64,18 @@ class Server:
     static_root: Path
     log: Path
 
-    def get(self, path: str, *, host: str = HOST, https: bool = True, **headers: str) -> Response:
+    def get(
+        self,
+        path: str,
+        *,
+        host: str = HOST,
+        https: bool = True,
+        source: str | None = None,
+        **headers: str,
+    ) -> Response:
         """GET as the TLS-terminating proxy in front would pass it on (``https=False``:
         a request that came in over plain HTTP)."""
-        return self.request("GET", path, host=host, https=https, **headers)
+        return self.request("GET", path, host=host, https=https, source=source, **headers)
 
     def request(
         self,
@@ -72,12 +85,17 @@ class Server:
         *,
         host: str = HOST,
         https: bool = True,
+        source: str | None = None,
         **headers: str,
     ) -> Response:
+        """``source``: the loopback address to connect from (127.0.0.2 …: another
+        client, as the server sees it)."""
         sent = {"Host": host, **{k.replace("_", "-"): v for k, v in headers.items()}}
         if https:
             sent["X-Forwarded-Proto"] = "https"
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=30, source_address=(source, 0) if source else None
+        )
         try:
             connection.request(method, path, body=body, headers=sent)
             response = connection.getresponse()
@@ -85,10 +103,18 @@ class Server:
         finally:
             connection.close()
 
-    def log_in(self, email: str, password: str, *, charset: str = "", **headers: str) -> Response:
+    def log_in(
+        self,
+        email: str,
+        password: str,
+        *,
+        charset: str = "",
+        source: str | None = None,
+        **headers: str,
+    ) -> Response:
         """Log in as a browser does, behind the proxy: fetch the form (its CSRF cookie
         and token), then post it, with ``headers`` on both requests."""
-        page = self.get("/login/", **headers)
+        page = self.get("/login/", source=source, **headers)
         cookie = page.headers["Set-Cookie"].split(";", 1)[0]
         token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.body)[1]
         form = urlencode(
@@ -103,6 +129,7 @@ class Server:
             Origin=f"https://{HOST}",
             Referer=f"https://{HOST}/login/",
             Content_Type=f"{content_type}; charset={charset}" if charset else content_type,
+            source=source,
             **headers,
         )
 
@@ -371,6 +398,31 @@ def test_behind_one_proxy_clients_are_counted_apart(proxied_server: Server):
         proxied_server.log_in(email, PASSWORD, X_Forwarded_For=f"{ALICE}, {MALLORY}").status == 429
     )
     assert proxied_server.log_in(email, PASSWORD, X_Forwarded_For=ALICE).status == 302
+
+
+def test_behind_a_proxy_a_request_without_its_header_counts_by_its_connection(
+    proxied_server: Server,
+):
+    """A client that reached gunicorn without the proxy (no X-Forwarded-For, or one
+    that is not an address) is counted by the address it connects from: two such
+    clients (127.0.0.2 and 127.0.0.3 on the loopback) are apart, where both were
+    counted as "None", one counter for everyone."""
+    email = "unproxied@acme.example"
+    for _ in range(LIMIT):
+        response = proxied_server.log_in(email, "wrong password", source="127.0.0.2")
+    assert response.status == 429, response.body[:500]
+    assert proxied_server.log_in(email, PASSWORD, source="127.0.0.2").status == 429
+    # The same client with a header that is not an address: still its connection's.
+    assert (
+        proxied_server.log_in(email, PASSWORD, source="127.0.0.2", X_Forwarded_For="junk").status
+        == 429
+    )
+    # Another client without the header, and one with junk in it: not locked out.
+    assert proxied_server.log_in(email, PASSWORD, source="127.0.0.3").status == 302
+    assert (
+        proxied_server.log_in(email, PASSWORD, source="127.0.0.4", X_Forwarded_For="unknown").status
+        == 302
+    )
 
 
 def test_with_no_proxy_x_forwarded_for_is_ignored(server: Server):
