@@ -25,6 +25,9 @@ from pathlib import Path
 TARGET_QUERIES = 6
 TARGET_VS_ADMIN = 1.0
 TARGET_VS_FLOOR = 2.0  # (a)/(c), every Users page view, 100,000 users and up
+# Searches (issue 20): on PostgreSQL (index-served) 2x the floor at 100,000 users and
+# 4x at 1,000,000; SQLite has no trigram index and may scan (reported, not a target).
+SEARCH_VS_FLOOR = {100_000: 2.0, 1_000_000: 4.0}
 TARGET_VS_BYTES = 4.0  # (a)/(d), first page, 100,000 users
 TARGET_SEED_SECONDS = 300  # a 1,000,000-user tenant
 TARGET_MULTI = 1.1
@@ -79,6 +82,7 @@ def machine_info(*, vendor: str, argv: list[str]) -> dict[str, str]:
     else:
         db_version = f"SQLite {sqlite3.sqlite_version}"
     return {
+        "vendor": vendor,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPUs ({cpu or platform.machine()}), {memory} RAM, "
         f"{platform.system()} {platform.release()}",
@@ -258,7 +262,7 @@ def _check(ok: bool, what: str, target: str, miss: str = "") -> tuple[bool, str]
     return ok, f"{what} ({target})" if ok else f"{what}: missed ({target}){miss}"
 
 
-def targets(results, multi=None) -> list[tuple[bool, str]]:
+def targets(results, multi=None, *, vendor: str = "") -> list[tuple[bool, str]]:
     """Each target of issue 12, met or not, with by how much."""
     out: list[tuple[bool, str]] = []
     for r in results:
@@ -286,11 +290,14 @@ def targets(results, multi=None) -> list[tuple[bool, str]]:
                 for k, t in r.timings.items()
                 if k.startswith(USERS_PAGE) and (x := ratio(r, k, "c_floor")) is not None
             ]
+            searches = [(k, t, x) for k, t, x in views if k.startswith("a_search")]
+            views = [view for view in views if view not in searches]
             over = [(k, t, x) for k, t, x in views if x > TARGET_VS_FLOOR]
             if views and not over:
                 out.append(
-                    (True, f"{r.n:,} users: all {len(views)} Users page views ≤ 2.0x the floor (c)")
-                )
+                    (True, f"{r.n:,} users: all {len(views)} Users page views but the searches "
+                     "≤ 2.0x the floor (c)")
+                )  # fmt: skip
             for _, t, x in over:
                 out.append(
                     (
@@ -299,6 +306,13 @@ def targets(results, multi=None) -> list[tuple[bool, str]]:
                         f"({t.median_ms:.1f} ms; target ≤ 2.0)",
                     )
                 )
+            bound = max((v for n, v in SEARCH_VS_FLOOR.items() if n <= r.n), default=None)
+            for _, t, x in searches:
+                what = f"{r.n:,} users, {t.page.label}: (a)/(c) = {x:.2f}"
+                if vendor == "sqlite" or bound is None:
+                    out.append((True, f"{what} (SQLite scans for a search: no target)"))
+                else:
+                    out.append(_check(x <= bound, what, f"≤ {bound:.1f}"))
         x = ratio(r, "a_first", "d_floor")
         if x is not None and r.n >= FLOOR_FROM:
             out.append(
@@ -524,7 +538,8 @@ def summary_text(results, info: dict[str, str]) -> str:
         "",
         "Targets:",
     ]
-    lines += [f"  {'ok  ' if ok else 'MISS'} {text}" for ok, text in targets(results)]
+    met = targets(results, vendor=info.get("vendor", ""))
+    lines += [f"  {'ok  ' if ok else 'MISS'} {text}" for ok, text in met]
     lines += [f"Load test at {r.n:,} users: {r.load_note}" for r in results if r.load_note]
     beyond = beyond_targets(results)
     if beyond:
@@ -604,7 +619,8 @@ def markdown_section(run, *, detail: str) -> str:
         "### Targets",
         "",
     ]
-    out += [f"- {'✅' if ok else '❌'} {text}" for ok, text in targets(results, run.multi)]
+    met = targets(results, run.multi, vendor=run.vendor)
+    out += [f"- {'✅' if ok else '❌'} {text}" for ok, text in met]
     notes = sorted({note for r in results for note in r.notes})
     if notes:
         out += ["", "Not measured:", ""] + [f"- {note}" for note in notes]
@@ -671,7 +687,7 @@ def overall_text(runs, wall: float) -> str:
         if not run.results:
             lines.append(f"{title}: not run: {run.note}")
             continue
-        met = targets(run.results, run.multi)
+        met = targets(run.results, run.multi, vendor=run.vendor)
         lines.append(f"{title}: {sum(ok for ok, _ in met)} of {len(met)} targets met")
         lines += [f"  MISS {text}" for ok, text in met if not ok]
     return "\n".join(lines)
