@@ -197,7 +197,7 @@ def test_it_shows_the_card_number_and_cvc_nowhere(
         as_alice.get(export, {"status": "active"})
         exported = pages.pages[-1][1]
         assert "Bob User,bob@acme.example,Cloud Pro,Credit Card,Active," in exported
-        assert ",Visa ending in 5556,04/39," in exported
+        assert ",Visa ending in 5556,4,2039," in exported
         # The API: the same.
         answer = api.get(f"/api/v1/users/{bob.pk}/profile", **api_headers).json()
         assert answer["card"] == {
